@@ -1,0 +1,175 @@
+//! `saddle`: run ensembles and sweeps of stochastic optimizers from experiment files.
+//!
+//! The binary is thin: raw flags become a validated configuration ([`load`]) before anything
+//! runs, the science lives in the `saddle` library, and this crate only handles files,
+//! terminal output and exit codes (0 success, 1 failure while running, 2 bad input).
+
+mod bench;
+mod input;
+mod output;
+mod progress;
+mod sweep;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use input::InputError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "saddle", version, about = "Noise-driven dynamics of stochastic optimizers: ensembles, sweeps and escape statistics", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by commands that read an experiment file.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExpArgs {
+    /// Experiment file (TOML); see docs/experiment-files.md
+    pub file: PathBuf,
+    /// Override a key of the file, e.g. --set optimizer.lr=0.1 (repeatable)
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// Options for commands that simulate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunOpts {
+    /// Worker threads (default: all cores); results do not depend on it
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one ensemble and print its summary
+    Run {
+        #[command(flatten)]
+        exp: ExpArgs,
+        /// Write the resolved config, summary.json and CSV tables into DIR
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print the summary as one JSON document (schema: docs/output.md)
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Run every cell of the file's [sweep] grid, appending each result as it finishes
+    Sweep {
+        #[command(flatten)]
+        exp: ExpArgs,
+        /// Output directory (default: sweep-<name>)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Continue an interrupted sweep in DIR, skipping finished cells
+        #[arg(long)]
+        resume: bool,
+        /// Run only cells k with k mod N = K-1 (K in 1..=N), e.g. --shard 2/4
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Merge the output directories of sharded sweeps into one
+    Merge {
+        /// Output directory
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Shard directories written by `saddle sweep --shard`
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Print the fully resolved experiment, defaults filled in
+    Describe {
+        #[command(flatten)]
+        exp: ExpArgs,
+    },
+    /// Time the canonical workloads (quad-phase, nn-sweep, adaptive) in steps per second
+    Bench {
+        /// Workload size: quick or paper
+        #[arg(long, default_value = "quick", value_parser = ["quick", "paper"])]
+        size: String,
+        /// Comma-separated workloads
+        #[arg(long, default_value = "quad-phase,nn-sweep,adaptive", value_delimiter = ',', value_parser = ["quad-phase", "nn-sweep", "adaptive"])]
+        work: Vec<String>,
+        /// Print results as JSON lines
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.chain().any(|c| c.downcast_ref::<InputError>().is_some()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run {
+            exp,
+            out,
+            json,
+            opts,
+        } => {
+            input::threads(opts.threads)?;
+            let loaded = input::load(&exp)?;
+            let e = &loaded.experiment;
+            let bar = progress::bar(e.runs, "runs", opts.quiet);
+            let tick = |n: u64| bar.inc(n);
+            let summary =
+                saddle::experiment::run(e, 0, Some(&tick)).map_err(InputError::from_display)?;
+            bar.finish_and_clear();
+            if let Some(dir) = out {
+                output::write_run(&dir, e, &summary)?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", output::human(e, &summary));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep {
+            exp,
+            out,
+            resume,
+            shard,
+            opts,
+        } => {
+            input::threads(opts.threads)?;
+            sweep::run(&exp, out, resume, shard.as_deref(), opts.quiet)
+        }
+        Command::Merge { out, dirs } => sweep::merge(&out, &dirs),
+        Command::Describe { exp } => {
+            let loaded = input::load(&exp)?;
+            print!("{}", loaded.experiment.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            size,
+            work,
+            json,
+            opts,
+        } => {
+            input::threads(opts.threads)?;
+            bench::run(&size, &work, json, opts.quiet)
+        }
+    }
+}

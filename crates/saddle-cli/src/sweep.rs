@@ -1,0 +1,329 @@
+//! `saddle sweep` and `saddle merge`: parameter grids on disk.
+//!
+//! Layout of a sweep directory (docs/output.md):
+//! - `sweep.toml`: the resolved base experiment with its grid; a resumed or merged sweep must
+//!   match it exactly;
+//! - `journal.jsonl`: one line per finished cell, appended (one write) the moment the cell
+//!   finishes, in completion order: `{"cell": k, "csv": [...], "summary": {...}}`;
+//! - `sweep.csv`, `sweep.jsonl`: the same rows in cell order, written when the sweep (or this
+//!   shard) is complete. They depend only on the experiment, not on the thread count,
+//!   interruptions or completion order.
+//!
+//! `kill -9` loses at most the cells in flight: `--resume` keeps every complete journal line,
+//! drops a torn last line, and runs the rest.
+
+use crate::input::{self, InputError};
+use crate::output::{ensure_dir, opt, write_atomic};
+use crate::{progress, ExpArgs};
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use saddle::config::Experiment;
+use saddle::experiment::Summary;
+use saddle::sweep::{cell_experiment, Cell};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+const JOURNAL: &str = "journal.jsonl";
+const CONFIG: &str = "sweep.toml";
+const SHARD: &str = "shard.txt";
+
+fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || {
+        InputError(format!(
+            "--shard {s:?}: expected K/N with 1 <= K <= N, e.g. 2/4"
+        ))
+    };
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || k == 0 || k > n {
+        return Err(bad().into());
+    }
+    Ok((k, n))
+}
+
+/// The CSV header of a sweep.
+fn header(base: &Experiment) -> Vec<String> {
+    let mut h = vec!["cell".to_string()];
+    if let Some(g) = &base.sweep {
+        h.extend(g.axes.iter().map(|a| a.path.clone()));
+    }
+    h.extend(
+        [
+            "runs",
+            "steps",
+            "diverged",
+            "absorbed",
+            "escape_fraction",
+            "escape_stderr",
+            "mean_loss_final",
+            "mean_loss_stderr",
+            "mean_norm_final",
+            "mean_norm_stderr",
+        ]
+        .map(String::from),
+    );
+    for t in &base.observe.escape_rate_steps {
+        h.push(format!("gamma_t{t}"));
+        h.push(format!("gamma_t{t}_stderr"));
+    }
+    h
+}
+
+fn row(base: &Experiment, cell: &Cell, s: &Summary) -> Vec<String> {
+    let mut r = vec![cell.index.to_string()];
+    r.extend(cell.assignments.iter().map(|(_, v)| v.to_string()));
+    r.extend([
+        s.runs.to_string(),
+        s.steps.to_string(),
+        s.diverged.to_string(),
+        s.absorbed.to_string(),
+        opt(s.escape.as_ref().map(|e| e.value)),
+        opt(s.escape.as_ref().map(|e| e.stderr)),
+        opt(s.mean_loss_final),
+        opt(s.mean_loss_final_stderr),
+        opt(s.mean_norm_final),
+        opt(s.mean_norm_final_stderr),
+    ]);
+    for t in &base.observe.escape_rate_steps {
+        let p = s.escape_rate.iter().find(|p| p.t == *t);
+        r.push(opt(p.and_then(|p| p.value)));
+        r.push(opt(p.and_then(|p| p.stderr)));
+    }
+    r
+}
+
+/// Read a journal: complete lines by cell index. A torn last line (kill -9 mid-write) is
+/// dropped and the file truncated to the last complete line.
+fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, String>> {
+    let mut done = BTreeMap::new();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut good = 0;
+    for line in text.split_inclusive('\n') {
+        let complete = line.ends_with('\n');
+        let parsed = serde_json::from_str::<serde_json::Value>(line.trim_end())
+            .ok()
+            .and_then(|v| v.get("cell")?.as_u64());
+        match (complete, parsed) {
+            (true, Some(k)) => {
+                done.insert(k as usize, line.trim_end().to_string());
+                good += line.len();
+            }
+            _ => break,
+        }
+    }
+    if truncate && good < text.len() {
+        let f = std::fs::OpenOptions::new().write(true).open(path)?;
+        f.set_len(good as u64)?;
+    }
+    Ok(done)
+}
+
+/// Write `sweep.csv` and `sweep.jsonl` from journal lines, in cell order.
+fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, String>) -> Result<()> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(header(base))?;
+    let mut jsonl = String::new();
+    for line in done.values() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let fields: Vec<String> = v["csv"]
+            .as_array()
+            .context("journal line without csv")?
+            .iter()
+            .map(|x| x.as_str().unwrap_or_default().to_string())
+            .collect();
+        w.write_record(&fields)?;
+        let mut s = serde_json::Map::new();
+        s.insert("cell".into(), v["cell"].clone());
+        s.insert("summary".into(), v["summary"].clone());
+        jsonl.push_str(&serde_json::to_string(&s)?);
+        jsonl.push('\n');
+    }
+    write_atomic(&dir.join("sweep.csv"), &w.into_inner()?)?;
+    write_atomic(&dir.join("sweep.jsonl"), jsonl.as_bytes())?;
+    Ok(())
+}
+
+/// `saddle sweep`.
+pub fn run(
+    args: &ExpArgs,
+    out: Option<PathBuf>,
+    resume: bool,
+    shard: Option<&str>,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let loaded = input::load(args)?;
+    let base = &loaded.experiment;
+    let grid = base.sweep.as_ref().ok_or_else(|| {
+        InputError(format!(
+            "{}: no [sweep] table; add [[sweep.axis]] entries (path = \"optimizer.lr\", linspace = [lo, hi, n]) or use `saddle run`",
+            args.file.display()
+        ))
+    })?;
+    let (k, n) = shard.map(parse_shard).transpose()?.unwrap_or((1, 1));
+    let cells = grid.cells();
+    if cells.len() > u32::MAX as usize {
+        return Err(InputError(format!(
+            "the grid has {} cells; at most {}",
+            cells.len(),
+            u32::MAX
+        ))
+        .into());
+    }
+    // Validate every cell before running anything.
+    let mine: Vec<(Cell, Experiment)> = cells
+        .into_iter()
+        .filter(|c| c.index % n == k - 1)
+        .map(|c| {
+            let e = cell_experiment(&loaded.table, &c).map_err(|e| {
+                let at: Vec<String> = c
+                    .assignments
+                    .iter()
+                    .map(|(p, v)| format!("{p} = {v}"))
+                    .collect();
+                InputError(format!("sweep cell {} ({}): {e}", c.index, at.join(", ")))
+            })?;
+            Ok((c, e))
+        })
+        .collect::<Result<_>>()?;
+
+    let dir = out.unwrap_or_else(|| PathBuf::from(format!("sweep-{}", base.name)));
+    let config = base.to_toml();
+    let shard_text = format!("{k}/{n}\n");
+    let journal = dir.join(JOURNAL);
+    if resume {
+        let old = std::fs::read_to_string(dir.join(CONFIG)).map_err(|e| {
+            InputError(format!(
+                "--resume: {} holds no sweep to resume ({e})",
+                dir.display()
+            ))
+        })?;
+        if old != config {
+            return Err(InputError(format!(
+                "--resume: the experiment differs from the one in {}; resume with the same file and --set values, or use a new --out",
+                dir.join(CONFIG).display()
+            ))
+            .into());
+        }
+        let old_shard = std::fs::read_to_string(dir.join(SHARD)).unwrap_or_default();
+        if old_shard != shard_text {
+            return Err(InputError(format!(
+                "--resume: {} was started as shard {}, not {}",
+                dir.display(),
+                old_shard.trim(),
+                shard_text.trim()
+            ))
+            .into());
+        }
+    } else {
+        if journal.exists() {
+            return Err(InputError(format!(
+                "{} already holds a sweep; pass --resume to continue it, or choose another --out",
+                dir.display()
+            ))
+            .into());
+        }
+        ensure_dir(&dir)?;
+        write_atomic(&dir.join(CONFIG), config.as_bytes())?;
+        write_atomic(&dir.join(SHARD), shard_text.as_bytes())?;
+    }
+    let done = read_journal(&journal, true)?;
+    let pending: Vec<&(Cell, Experiment)> = mine
+        .iter()
+        .filter(|(c, _)| !done.contains_key(&c.index))
+        .collect();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&journal)
+        .with_context(|| format!("cannot open {}", journal.display()))?;
+    let file = Mutex::new(file);
+    let bar = progress::bar(mine.len() as u64, "cells", quiet);
+    bar.inc((mine.len() - pending.len()) as u64);
+    pending.par_iter().try_for_each(|(cell, e)| -> Result<()> {
+        let s = saddle::experiment::run(e, cell.index as u32, None)
+            .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
+        let mut line = serde_json::to_string(&serde_json::json!({
+            "cell": cell.index,
+            "csv": row(base, cell, &s),
+            "summary": s,
+        }))?;
+        line.push('\n');
+        file.lock()
+            .expect("journal lock")
+            .write_all(line.as_bytes())?;
+        bar.inc(1);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    let done = read_journal(&journal, false)?;
+    write_tables(&dir, base, &done)?;
+    eprintln!(
+        "sweep {}: {} cells ({} run now, {} already done) -> {}",
+        base.name,
+        mine.len(),
+        pending.len(),
+        mine.len() - pending.len(),
+        dir.join("sweep.csv").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `saddle merge`.
+pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
+    let mut config: Option<String> = None;
+    let mut all = BTreeMap::new();
+    for d in dirs {
+        let c = std::fs::read_to_string(d.join(CONFIG))
+            .map_err(|e| InputError(format!("{} is not a sweep directory ({e})", d.display())))?;
+        match &config {
+            None => config = Some(c),
+            Some(first) if *first != c => return Err(InputError(format!(
+                "{} holds a different experiment than {}; only shards of one sweep can be merged",
+                d.display(),
+                dirs[0].display()
+            ))
+            .into()),
+            _ => {}
+        }
+        for (k, line) in read_journal(&d.join(JOURNAL), false)? {
+            if let Some(prev) = all.insert(k, line.clone()) {
+                if prev != line {
+                    return Err(InputError(format!("cell {k} differs between shards")).into());
+                }
+            }
+        }
+    }
+    let config = config.expect("at least one directory");
+    let base = Experiment::from_toml(&config).map_err(InputError::from_display)?;
+    let total = base.sweep.as_ref().map_or(0, |g| g.len());
+    ensure_dir(out)?;
+    write_atomic(&out.join(CONFIG), config.as_bytes())?;
+    write_atomic(&out.join(SHARD), b"1/1\n")?;
+    let journal: String = all.values().map(|l| format!("{l}\n")).collect();
+    write_atomic(&out.join(JOURNAL), journal.as_bytes())?;
+    write_tables(out, &base, &all)?;
+    if all.len() < total {
+        eprintln!(
+            "warning: merged {} of {} cells; run the missing shards, then merge again",
+            all.len(),
+            total
+        );
+    } else {
+        eprintln!(
+            "merged {} cells -> {}",
+            all.len(),
+            out.join("sweep.csv").display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

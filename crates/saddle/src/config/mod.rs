@@ -1,0 +1,1031 @@
+//! Experiment files: TOML text → a validated [`Experiment`].
+//!
+//! Unknown keys are rejected and every error names the key path, the bad value and what is
+//! allowed. The reference for every key is `docs/experiment-files.md`. [`Experiment::to_toml`]
+//! writes the fully resolved experiment (defaults filled in) back as TOML that parses to the
+//! same experiment.
+
+mod reader;
+
+use crate::ensemble::{GradientSource, Init};
+use crate::model::{formula::FormulaSpec, Field, Sample};
+use crate::noise::{Law, NoiseLaw};
+use crate::observe::{log_steps, EscapeSpec, Hist1dSpec, Hist2dSpec, ObserveSpec};
+use crate::sweep::{Axis, AxisValues, Grid};
+use reader::{show, Reader, R};
+use toml::{Table, Value};
+
+/// Errors in an experiment file or an override.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ConfigError {
+    /// The text is not valid TOML.
+    #[error("invalid TOML: {0}")]
+    Syntax(String),
+    /// A key has a bad value, is missing or is unknown.
+    #[error("{path}: {msg}")]
+    Invalid {
+        /// Full key path, e.g. `noise.probs`.
+        path: String,
+        /// What is wrong and what is allowed.
+        msg: String,
+    },
+    /// A `--set path=value` override is malformed.
+    #[error("override {0:?}: expected path=value, e.g. optimizer.lr=0.1")]
+    Override(String),
+}
+
+/// A landscape (see [`crate::model`]).
+#[derive(Clone, Debug)]
+pub enum ModelSpec {
+    /// Eq. 4.
+    Quadratic,
+    /// x w²/2 + b w⁴/4.
+    Quartic {
+        /// Quartic coefficient.
+        b: f64,
+    },
+    /// Eq. 9.
+    SharpFlat {
+        /// a
+        a: f64,
+        /// b
+        b: f64,
+    },
+    /// §6.5.
+    TinyNet,
+    /// A user formula.
+    Formula(FormulaSpec),
+}
+
+impl PartialEq for ModelSpec {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (ModelSpec::Formula(a), ModelSpec::Formula(b)) => {
+                a.expr() == b.expr() && a.params() == b.params()
+            }
+            (ModelSpec::Quartic { b: x }, ModelSpec::Quartic { b: y }) => x == y,
+            (ModelSpec::SharpFlat { a, b }, ModelSpec::SharpFlat { a: c, b: d }) => {
+                a == c && b == d
+            }
+            _ => std::mem::discriminant(self) == std::mem::discriminant(o),
+        }
+    }
+}
+
+impl ModelSpec {
+    /// Number of parameters.
+    pub fn dim(&self) -> usize {
+        match self {
+            ModelSpec::Quadratic | ModelSpec::Quartic { .. } => 1,
+            ModelSpec::SharpFlat { .. } | ModelSpec::TinyNet => 2,
+            ModelSpec::Formula(f) => f.params(),
+        }
+    }
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelSpec::Quadratic => "quadratic",
+            ModelSpec::Quartic { .. } => "quartic",
+            ModelSpec::SharpFlat { .. } => "sharp-flat",
+            ModelSpec::TinyNet => "tiny-net",
+            ModelSpec::Formula(_) => "formula",
+        }
+    }
+}
+
+/// Optimizer kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptKind {
+    /// Gradient descent on the expected loss.
+    Gd,
+    /// Minibatch SGD (Def. 1).
+    Sgd,
+    /// Heavy-ball momentum.
+    Momentum,
+    /// RMSProp.
+    RmsProp,
+    /// Adam.
+    Adam,
+    /// AMSGrad (Fig. 2).
+    AmsGrad,
+}
+
+const OPT_KINDS: [&str; 6] = ["gd", "sgd", "momentum", "rmsprop", "adam", "amsgrad"];
+
+/// A validated optimizer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerSpec {
+    /// Which rule.
+    pub kind: OptKind,
+    /// Learning rate λ > 0.
+    pub lr: f64,
+    /// Momentum β (momentum), squared-gradient decay (rmsprop).
+    pub beta: f64,
+    /// Adam β₁.
+    pub beta1: f64,
+    /// Adam β₂.
+    pub beta2: f64,
+    /// ε.
+    pub eps: f64,
+    /// Adam/AMSGrad variant: `paper` (Fig. 2) or `library` (PyTorch).
+    pub library: bool,
+    /// Box constraint.
+    pub clip: Option<(f64, f64)>,
+}
+
+/// A validated experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experiment {
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Seed.
+    pub seed: u64,
+    /// Runs R.
+    pub runs: u64,
+    /// Steps T.
+    pub steps: u64,
+    /// Landscape.
+    pub model: ModelSpec,
+    /// Data distribution and batch size.
+    pub noise: NoiseLaw,
+    /// Injected Gaussian noise σ on the update.
+    pub injected_sigma: f64,
+    /// Initial state.
+    pub init: Init,
+    /// Optimizer.
+    pub optimizer: OptimizerSpec,
+    /// Divergence bound.
+    pub bound: f64,
+    /// Observers.
+    pub observe: ObserveSpec,
+    /// Trace points requested (log-spaced), kept for [`Experiment::to_toml`].
+    pub trace_points: usize,
+    /// Parameter grid for `saddle sweep`.
+    pub sweep: Option<Grid>,
+}
+
+impl Experiment {
+    /// Parse and validate TOML text.
+    pub fn from_toml(text: &str) -> Result<Experiment, ConfigError> {
+        let table = parse_table(text)?;
+        Experiment::from_table(&table)
+    }
+
+    /// Validate a parsed TOML table.
+    pub fn from_table(t: &Table) -> Result<Experiment, ConfigError> {
+        parse_experiment(&Reader::root(t))
+    }
+
+    /// The gradient source the optimizer uses.
+    pub fn gradient(&self) -> GradientSource {
+        if self.optimizer.kind == OptKind::Gd {
+            GradientSource::Expected
+        } else {
+            GradientSource::Sampled
+        }
+    }
+
+    /// The fully resolved experiment as TOML (defaults filled in); parses back to `self`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.to_table()).expect("tables serialise")
+    }
+
+    /// The fully resolved experiment as a TOML table.
+    pub fn to_table(&self) -> Table {
+        let mut t = Table::new();
+        t.insert("name".into(), self.name.clone().into());
+        if !self.description.is_empty() {
+            t.insert("description".into(), self.description.clone().into());
+        }
+        t.insert("seed".into(), int(self.seed));
+        t.insert("runs".into(), int(self.runs));
+        t.insert("steps".into(), int(self.steps));
+
+        let mut m = Table::new();
+        m.insert("kind".into(), self.model.kind().into());
+        match &self.model {
+            ModelSpec::Quartic { b } => {
+                m.insert("b".into(), (*b).into());
+            }
+            ModelSpec::SharpFlat { a, b } => {
+                m.insert("a".into(), (*a).into());
+                m.insert("b".into(), (*b).into());
+            }
+            ModelSpec::Formula(f) => {
+                m.insert("loss".into(), f.expr().into());
+                m.insert("params".into(), int(f.params() as u64));
+            }
+            _ => {}
+        }
+        t.insert("model".into(), m.into());
+
+        let mut n = Table::new();
+        match &self.noise.law {
+            Law::TwoPoint { a } => {
+                n.insert("kind".into(), "two-point".into());
+                n.insert("a".into(), (*a).into());
+            }
+            Law::Discrete { values, probs } => {
+                n.insert("kind".into(), "discrete".into());
+                n.insert("values".into(), floats(values));
+                n.insert("probs".into(), floats(probs));
+            }
+            Law::Gaussian { mean, std } => {
+                n.insert("kind".into(), "gaussian".into());
+                n.insert("mean".into(), (*mean).into());
+                n.insert("std".into(), (*std).into());
+            }
+            Law::Uniform { lo, hi } => {
+                n.insert("kind".into(), "uniform".into());
+                n.insert("lo".into(), (*lo).into());
+                n.insert("hi".into(), (*hi).into());
+            }
+            Law::Dataset {
+                samples,
+                replacement,
+            } => {
+                n.insert("kind".into(), "dataset".into());
+                n.insert(
+                    "x".into(),
+                    floats(&samples.iter().map(|s| s.x).collect::<Vec<_>>()),
+                );
+                n.insert(
+                    "y".into(),
+                    floats(&samples.iter().map(|s| s.y).collect::<Vec<_>>()),
+                );
+                n.insert("replacement".into(), (*replacement).into());
+            }
+        }
+        if !matches!(self.noise.law, Law::Dataset { .. }) {
+            let f = if self.noise.field == Field::X {
+                "x"
+            } else {
+                "y"
+            };
+            n.insert("field".into(), f.into());
+        }
+        n.insert("batch".into(), int(self.noise.batch as u64));
+        n.insert("injected_sigma".into(), self.injected_sigma.into());
+        t.insert("noise".into(), n.into());
+
+        let mut i = Table::new();
+        match &self.init {
+            Init::Uniform { lo, hi } => {
+                i.insert("kind".into(), "uniform".into());
+                i.insert("lo".into(), floats(lo));
+                i.insert("hi".into(), floats(hi));
+            }
+            Init::Point(w) => {
+                i.insert("kind".into(), "point".into());
+                i.insert("w".into(), floats(w));
+            }
+        }
+        t.insert("init".into(), i.into());
+
+        let o = &self.optimizer;
+        let mut ot = Table::new();
+        ot.insert("kind".into(), OPT_KINDS[o.kind as usize].into());
+        ot.insert("lr".into(), o.lr.into());
+        match o.kind {
+            OptKind::Momentum => {
+                ot.insert("beta".into(), o.beta.into());
+            }
+            OptKind::RmsProp => {
+                ot.insert("beta".into(), o.beta.into());
+                ot.insert("eps".into(), o.eps.into());
+            }
+            OptKind::Adam | OptKind::AmsGrad => {
+                ot.insert(
+                    "variant".into(),
+                    if o.library { "library" } else { "paper" }.into(),
+                );
+                ot.insert("beta1".into(), o.beta1.into());
+                ot.insert("beta2".into(), o.beta2.into());
+                ot.insert("eps".into(), o.eps.into());
+            }
+            _ => {}
+        }
+        if let Some((lo, hi)) = o.clip {
+            ot.insert("clip".into(), floats(&[lo, hi]));
+        }
+        t.insert("optimizer".into(), ot.into());
+
+        let mut dv = Table::new();
+        dv.insert("bound".into(), self.bound.into());
+        t.insert("divergence".into(), dv.into());
+
+        let ob = &self.observe;
+        let mut obt = Table::new();
+        obt.insert("trace".into(), int(self.trace_points as u64));
+        obt.insert("final_states".into(), ob.final_states.into());
+        if !ob.escape_rate_steps.is_empty() {
+            obt.insert("escape_rate_steps".into(), ints(&ob.escape_rate_steps));
+        }
+        if let Some(e) = &ob.escape {
+            let mut et = Table::new();
+            et.insert("delta".into(), e.delta.into());
+            et.insert("center".into(), floats(&e.center));
+            obt.insert("escape".into(), et.into());
+        }
+        let h1: Vec<Value> = ob
+            .histograms
+            .iter()
+            .map(|h| {
+                let mut ht = Table::new();
+                ht.insert("param".into(), int(h.param as u64 + 1));
+                ht.insert("lo".into(), h.lo.into());
+                ht.insert("hi".into(), h.hi.into());
+                ht.insert("bins".into(), int(h.bins as u64));
+                ht.insert("steps".into(), ints(&h.steps));
+                ht.into()
+            })
+            .collect();
+        if !h1.is_empty() {
+            obt.insert("histogram".into(), Value::Array(h1));
+        }
+        let h2: Vec<Value> = ob
+            .histograms2d
+            .iter()
+            .map(|h| {
+                let mut ht = Table::new();
+                ht.insert(
+                    "params".into(),
+                    ints(&[h.params[0] as u64 + 1, h.params[1] as u64 + 1]),
+                );
+                ht.insert("lo".into(), floats(&h.lo));
+                ht.insert("hi".into(), floats(&h.hi));
+                ht.insert("bins".into(), ints(&[h.bins[0] as u64, h.bins[1] as u64]));
+                ht.insert("steps".into(), ints(&h.steps));
+                ht.into()
+            })
+            .collect();
+        if !h2.is_empty() {
+            obt.insert("histogram2d".into(), Value::Array(h2));
+        }
+        t.insert("observe".into(), obt.into());
+
+        if let Some(g) = &self.sweep {
+            t.insert("sweep".into(), g.to_table().into());
+        }
+        t
+    }
+}
+
+fn int(x: u64) -> Value {
+    Value::Integer(x as i64)
+}
+fn floats(v: &[f64]) -> Value {
+    Value::Array(v.iter().map(|x| Value::Float(*x)).collect())
+}
+fn ints(v: &[u64]) -> Value {
+    Value::Array(v.iter().map(|x| int(*x)).collect())
+}
+
+/// Parse TOML text into a table.
+pub fn parse_table(text: &str) -> Result<Table, ConfigError> {
+    text.parse::<Table>()
+        .map_err(|e| ConfigError::Syntax(e.to_string().trim_end().to_string()))
+}
+
+/// Set `path` (dot-separated) to `value` in `t`, creating tables on the way.
+pub fn set_path(t: &mut Table, path: &str, value: Value) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::Invalid {
+            path: path.into(),
+            msg: "empty key in path".into(),
+        });
+    }
+    let mut cur = t;
+    for (i, p) in parts[..parts.len() - 1].iter().enumerate() {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        cur = match entry {
+            Value::Table(t) => t,
+            other => {
+                return Err(ConfigError::Invalid {
+                    path: parts[..=i].join("."),
+                    msg: format!("is {}, not a table, so `{path}` cannot be set", show(other)),
+                })
+            }
+        };
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+/// Parse an override `path=value`: the value is read as a TOML value (number, boolean,
+/// array, quoted string) and, failing that, taken as a bare string.
+pub fn parse_override(s: &str) -> Result<(String, Value), ConfigError> {
+    let (path, raw) = s
+        .split_once('=')
+        .ok_or_else(|| ConfigError::Override(s.into()))?;
+    let (path, raw) = (path.trim(), raw.trim());
+    if path.is_empty() || raw.is_empty() {
+        return Err(ConfigError::Override(s.into()));
+    }
+    let value = format!("v = {raw}")
+        .parse::<Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_string()));
+    Ok((path.to_string(), value))
+}
+
+const MODEL_KINDS: [&str; 5] = ["quadratic", "quartic", "sharp-flat", "tiny-net", "formula"];
+const NOISE_KINDS: [&str; 5] = ["two-point", "discrete", "gaussian", "uniform", "dataset"];
+
+fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
+    r.only(&[
+        "name",
+        "description",
+        "seed",
+        "runs",
+        "steps",
+        "model",
+        "noise",
+        "init",
+        "optimizer",
+        "divergence",
+        "observe",
+        "sweep",
+    ])?;
+    let name = r.str("name")?.unwrap_or("experiment").to_string();
+    let description = r.str("description")?.unwrap_or("").to_string();
+    let seed = r.u64("seed")?.unwrap_or(0);
+    let runs = r.req_u64("runs")?;
+    if runs == 0 || runs > u32::MAX as u64 {
+        return r.err(
+            "runs",
+            format!("must be between 1 and {} (got {runs})", u32::MAX),
+        );
+    }
+    let steps = r.req_u64("steps")?;
+    if steps == 0 {
+        return r.err("steps", "must be at least 1 (got 0)");
+    }
+    let model = parse_model(&r.req_table("model")?)?;
+    let d = model.dim();
+    let empty = Table::new();
+    let nr = r.req_table("noise")?;
+    let (noise, injected_sigma) = parse_noise(&nr, &model)?;
+    let init = parse_init(&r.table("init", &empty)?, &model)?;
+    let optimizer = parse_optimizer(&r.req_table("optimizer")?)?;
+    let dv = r.table("divergence", &empty)?;
+    dv.only(&["bound"])?;
+    let bound = dv.f64_or("bound", 1e100)?;
+    if bound <= 0.0 {
+        return dv.err("bound", format!("must be > 0 (got {bound})"));
+    }
+    let (observe, trace_points) = parse_observe(&r.table("observe", &empty)?, d, steps)?;
+    let sweep = if r.has("sweep") {
+        Some(parse_sweep(&r.req_table("sweep")?)?)
+    } else {
+        None
+    };
+    Ok(Experiment {
+        name,
+        description,
+        seed,
+        runs,
+        steps,
+        model,
+        noise,
+        injected_sigma,
+        init,
+        optimizer,
+        bound,
+        observe,
+        trace_points,
+        sweep,
+    })
+}
+
+fn parse_model(r: &Reader<'_>) -> R<ModelSpec> {
+    let kind = r.choice("kind", &MODEL_KINDS, None)?;
+    Ok(match kind.as_str() {
+        "quadratic" => {
+            r.only(&["kind"])?;
+            ModelSpec::Quadratic
+        }
+        "quartic" => {
+            r.only(&["kind", "b"])?;
+            ModelSpec::Quartic {
+                b: r.f64_or("b", 1.0)?,
+            }
+        }
+        "sharp-flat" => {
+            r.only(&["kind", "a", "b"])?;
+            ModelSpec::SharpFlat {
+                a: r.f64_or("a", 0.5)?,
+                b: r.f64_or("b", 14.0)?,
+            }
+        }
+        "tiny-net" => {
+            r.only(&["kind"])?;
+            ModelSpec::TinyNet
+        }
+        _ => {
+            r.only(&["kind", "loss", "params"])?;
+            let expr = match r.str("loss")? {
+                Some(s) => s,
+                None => return r.err("loss", "missing: the loss as a formula in w1..wd, x, y"),
+            };
+            let params = r.req_u64("params")? as usize;
+            match FormulaSpec::parse(expr, params) {
+                Ok(f) => ModelSpec::Formula(f),
+                Err(e) => {
+                    let key = if matches!(e, crate::model::formula::FormulaError::BadParams { .. })
+                    {
+                        "params"
+                    } else {
+                        "loss"
+                    };
+                    return r.err(key, e.to_string());
+                }
+            }
+        }
+    })
+}
+
+fn parse_noise(r: &Reader<'_>, model: &ModelSpec) -> R<(NoiseLaw, f64)> {
+    let kind = r.choice("kind", &NOISE_KINDS, None)?;
+    let common = ["kind", "batch", "field", "injected_sigma"];
+    let allowed: Vec<&str> = match kind.as_str() {
+        "two-point" => vec!["a"],
+        "discrete" => vec!["values", "probs"],
+        "gaussian" => vec!["mean", "std"],
+        "uniform" => vec!["lo", "hi"],
+        _ => vec!["x", "y", "replacement"],
+    };
+    let mut all: Vec<&str> = common.to_vec();
+    all.extend(&allowed);
+    if kind == "dataset" {
+        all.retain(|k| *k != "field");
+    }
+    r.only(&all)?;
+    let law = match kind.as_str() {
+        "two-point" => Law::TwoPoint { a: r.req_f64("a")? },
+        "discrete" => {
+            let values = r
+                .f64_list("values")?
+                .map_or_else(|| r.err("values", "missing"), Ok)?;
+            if values.is_empty() {
+                return r.err("values", "must not be empty");
+            }
+            let probs = match r.f64_list("probs")? {
+                Some(p) => p,
+                None => vec![1.0 / values.len() as f64; values.len()],
+            };
+            if probs.len() != values.len() {
+                return r.err(
+                    "probs",
+                    format!(
+                        "has {} entries but values has {}",
+                        probs.len(),
+                        values.len()
+                    ),
+                );
+            }
+            if let Some(p) = probs.iter().find(|p| **p < 0.0) {
+                return r.err("probs", format!("probabilities must be >= 0 (got {p})"));
+            }
+            let sum: f64 = probs.iter().sum();
+            if (sum - 1.0).abs() > 1e-9 {
+                return r.err("probs", format!("probabilities must sum to 1 (got {sum})"));
+            }
+            Law::Discrete { values, probs }
+        }
+        "gaussian" => {
+            let std = r.req_f64("std")?;
+            if std < 0.0 {
+                return r.err("std", format!("must be >= 0 (got {std})"));
+            }
+            Law::Gaussian {
+                mean: r.f64_or("mean", 0.0)?,
+                std,
+            }
+        }
+        "uniform" => {
+            let (lo, hi) = (r.req_f64("lo")?, r.req_f64("hi")?);
+            if lo >= hi {
+                return r.err(
+                    "hi",
+                    format!("must be greater than lo (got lo = {lo}, hi = {hi})"),
+                );
+            }
+            Law::Uniform { lo, hi }
+        }
+        _ => {
+            let xs = r.f64_list("x")?;
+            let ys = r.f64_list("y")?;
+            let n = xs.as_ref().or(ys.as_ref()).map(|v| v.len()).unwrap_or(0);
+            if n == 0 {
+                return r.err("x", "a dataset needs a non-empty list `x` (and/or `y`)");
+            }
+            if let (Some(x), Some(y)) = (&xs, &ys) {
+                if x.len() != y.len() {
+                    return r.err(
+                        "y",
+                        format!("has {} entries but x has {}", y.len(), x.len()),
+                    );
+                }
+            }
+            let d = Sample::default();
+            let samples = (0..n)
+                .map(|i| Sample {
+                    x: xs.as_ref().map_or(d.x, |v| v[i]),
+                    y: ys.as_ref().map_or(d.y, |v| v[i]),
+                })
+                .collect();
+            Law::Dataset {
+                samples,
+                replacement: r.bool_or("replacement", true)?,
+            }
+        }
+    };
+    let default_field = if *model == ModelSpec::TinyNet {
+        "y"
+    } else {
+        "x"
+    };
+    let field = if r.choice("field", &["x", "y"], Some(default_field))? == "x" {
+        Field::X
+    } else {
+        Field::Y
+    };
+    let batch = r.u64("batch")?.unwrap_or(1);
+    if batch == 0 || batch > 1_000_000 {
+        return r.err(
+            "batch",
+            format!("must be between 1 and 1000000 (got {batch})"),
+        );
+    }
+    let sigma = r.f64_or("injected_sigma", 0.0)?;
+    if sigma < 0.0 {
+        return r.err("injected_sigma", format!("must be >= 0 (got {sigma})"));
+    }
+    Ok((
+        NoiseLaw {
+            law,
+            field,
+            batch: batch as usize,
+        },
+        sigma,
+    ))
+}
+
+/// A per-parameter list: one number applies to all parameters.
+fn per_param(r: &Reader<'_>, k: &str, d: usize, default: &[f64]) -> R<Vec<f64>> {
+    match r.f64_list(k)? {
+        None => Ok(default.to_vec()),
+        Some(v) if v.len() == 1 => Ok(vec![v[0]; d]),
+        Some(v) if v.len() == d => Ok(v),
+        Some(v) => r.err(
+            k,
+            format!(
+                "has {} values; give one, or one per parameter ({d})",
+                v.len()
+            ),
+        ),
+    }
+}
+
+fn parse_init(r: &Reader<'_>, model: &ModelSpec) -> R<Init> {
+    let d = model.dim();
+    let kind = r.choice("kind", &["uniform", "point"], Some("uniform"))?;
+    if kind == "point" {
+        r.only(&["kind", "w"])?;
+        let w = per_param(r, "w", d, &[])?;
+        if w.is_empty() {
+            return r.err("w", format!("missing: the initial point ({d} values)"));
+        }
+        return Ok(Init::Point(w));
+    }
+    r.only(&["kind", "lo", "hi"])?;
+    let (dlo, dhi) = if *model == ModelSpec::TinyNet {
+        (vec![-1.0, 0.0], vec![1.0, 1.0])
+    } else {
+        (vec![-1.0; d], vec![1.0; d])
+    };
+    let lo = per_param(r, "lo", d, &dlo)?;
+    let hi = per_param(r, "hi", d, &dhi)?;
+    for i in 0..d {
+        if lo[i] >= hi[i] {
+            return r.err(
+                "hi",
+                format!(
+                    "must be greater than lo for every parameter (w{}: lo = {}, hi = {})",
+                    i + 1,
+                    lo[i],
+                    hi[i]
+                ),
+            );
+        }
+    }
+    Ok(Init::Uniform { lo, hi })
+}
+
+fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
+    let kind_s = r.choice("kind", &OPT_KINDS, None)?;
+    let kind = match kind_s.as_str() {
+        "gd" => OptKind::Gd,
+        "sgd" => OptKind::Sgd,
+        "momentum" => OptKind::Momentum,
+        "rmsprop" => OptKind::RmsProp,
+        "adam" => OptKind::Adam,
+        _ => OptKind::AmsGrad,
+    };
+    let mut allowed = vec!["kind", "lr", "clip"];
+    match kind {
+        OptKind::Momentum => allowed.push("beta"),
+        OptKind::RmsProp => allowed.extend(["beta", "eps"]),
+        OptKind::Adam | OptKind::AmsGrad => allowed.extend(["beta1", "beta2", "eps", "variant"]),
+        _ => {}
+    }
+    r.only(&allowed)?;
+    let lr = r.req_f64("lr")?;
+    if lr <= 0.0 {
+        return r.err("lr", format!("the learning rate must be > 0 (got {lr})"));
+    }
+    let library = r.choice("variant", &["paper", "library"], Some("paper"))? == "library";
+    let unit = |k: &str, d: f64| -> R<f64> {
+        let v = r.f64_or(k, d)?;
+        if !(0.0..1.0).contains(&v) {
+            return r.err(k, format!("must be in [0, 1) (got {v})"));
+        }
+        Ok(v)
+    };
+    let beta = unit("beta", if kind == OptKind::RmsProp { 0.99 } else { 0.9 })?;
+    let beta1 = unit("beta1", 0.9)?;
+    let beta2 = unit("beta2", 0.999)?;
+    let default_eps = if kind == OptKind::RmsProp || library {
+        1e-8
+    } else {
+        0.0
+    };
+    let eps = r.f64_or("eps", default_eps)?;
+    if eps < 0.0 {
+        return r.err("eps", format!("must be >= 0 (got {eps})"));
+    }
+    let clip = match r.f64_list("clip")? {
+        None => None,
+        Some(v) if v.len() == 2 && v[0] < v[1] => Some((v[0], v[1])),
+        Some(v) => return r.err("clip", format!("must be [lo, hi] with lo < hi (got {v:?})")),
+    };
+    Ok(OptimizerSpec {
+        kind,
+        lr,
+        beta,
+        beta1,
+        beta2,
+        eps,
+        library,
+        clip,
+    })
+}
+
+fn check_steps(
+    r: &Reader<'_>,
+    k: &str,
+    steps: &[u64],
+    t_max: u64,
+    allow_zero: bool,
+) -> R<Vec<u64>> {
+    let mut s = steps.to_vec();
+    for &t in &s {
+        if t > t_max || (!allow_zero && t == 0) {
+            let lo = if allow_zero { 0 } else { 1 };
+            return r.err(
+                k,
+                format!("step {t} is outside {lo}..={t_max} (steps = {t_max})"),
+            );
+        }
+    }
+    s.sort_unstable();
+    s.dedup();
+    Ok(s)
+}
+
+fn range(r: &Reader<'_>, lo: f64, hi: f64) -> R<()> {
+    if lo >= hi {
+        return r.err(
+            "hi",
+            format!("must be greater than lo (got lo = {lo}, hi = {hi})"),
+        );
+    }
+    Ok(())
+}
+
+fn param_index(r: &Reader<'_>, k: &str, p: u64, d: usize) -> R<usize> {
+    if p == 0 || p as usize > d {
+        return r.err(
+            k,
+            format!("parameter {p} does not exist; the model has w1..w{d} (use 1..={d})"),
+        );
+    }
+    Ok(p as usize - 1)
+}
+
+fn bins(r: &Reader<'_>, k: &str, b: u64) -> R<usize> {
+    if b == 0 || b > 100_000 {
+        return r.err(k, format!("must be between 1 and 100000 (got {b})"));
+    }
+    Ok(b as usize)
+}
+
+fn parse_observe(r: &Reader<'_>, d: usize, t_max: u64) -> R<(ObserveSpec, usize)> {
+    r.only(&[
+        "trace",
+        "escape",
+        "escape_rate_steps",
+        "final_states",
+        "histogram",
+        "histogram2d",
+    ])?;
+    let trace = r.u64("trace")?.unwrap_or(0);
+    if trace > 10_000 {
+        return r.err("trace", format!("at most 10000 points (got {trace})"));
+    }
+    let escape_rate_steps = match r.u64_list("escape_rate_steps")? {
+        Some(s) => check_steps(r, "escape_rate_steps", &s, t_max, false)?,
+        None => vec![],
+    };
+    let escape = if r.has("escape") {
+        let empty = Table::new();
+        let e = r.table("escape", &empty)?;
+        e.only(&["delta", "center"])?;
+        let delta = e.req_f64("delta")?;
+        if delta <= 0.0 {
+            return e.err("delta", format!("must be > 0 (got {delta})"));
+        }
+        Some(EscapeSpec {
+            delta,
+            center: per_param(&e, "center", d, &vec![0.0; d])?,
+        })
+    } else {
+        None
+    };
+    let mut histograms = vec![];
+    for h in r.tables("histogram")? {
+        h.only(&["param", "lo", "hi", "bins", "steps"])?;
+        let param = param_index(&h, "param", h.u64("param")?.unwrap_or(1), d)?;
+        let (lo, hi) = (h.req_f64("lo")?, h.req_f64("hi")?);
+        range(&h, lo, hi)?;
+        let bins = bins(&h, "bins", h.u64("bins")?.unwrap_or(50))?;
+        let steps = check_steps(
+            &h,
+            "steps",
+            &h.u64_list("steps")?.unwrap_or(vec![t_max]),
+            t_max,
+            true,
+        )?;
+        histograms.push(Hist1dSpec {
+            param,
+            lo,
+            hi,
+            bins,
+            steps,
+        });
+    }
+    let mut histograms2d = vec![];
+    for h in r.tables("histogram2d")? {
+        h.only(&["params", "lo", "hi", "bins", "steps"])?;
+        if d < 2 {
+            return h.err(
+                "params",
+                format!(
+                    "a 2-D histogram needs a model with two or more parameters (this one has {d})"
+                ),
+            );
+        }
+        let ps = h.u64_list("params")?.unwrap_or(vec![1, 2]);
+        if ps.len() != 2 || ps[0] == ps[1] {
+            return h.err(
+                "params",
+                format!("must be two different parameters, e.g. [1, 2] (got {ps:?})"),
+            );
+        }
+        let params = [
+            param_index(&h, "params", ps[0], d)?,
+            param_index(&h, "params", ps[1], d)?,
+        ];
+        let two = |k: &str| -> R<[f64; 2]> {
+            match h.f64_list(k)? {
+                Some(v) if v.len() == 1 => Ok([v[0], v[0]]),
+                Some(v) if v.len() == 2 => Ok([v[0], v[1]]),
+                Some(v) => h.err(
+                    k,
+                    format!("must be one number or two (got {} values)", v.len()),
+                ),
+                None => h.err(k, "missing (one number, or one per axis)"),
+            }
+        };
+        let (lo, hi) = (two("lo")?, two("hi")?);
+        for a in 0..2 {
+            range(&h, lo[a], hi[a])?;
+        }
+        let b = h.u64_list("bins")?.unwrap_or(vec![50, 50]);
+        let b = match b.len() {
+            1 => [b[0], b[0]],
+            2 => [b[0], b[1]],
+            n => {
+                return h.err(
+                    "bins",
+                    format!("must be one integer or two (got {n} values)"),
+                )
+            }
+        };
+        let bins = [bins(&h, "bins", b[0])?, bins(&h, "bins", b[1])?];
+        let steps = check_steps(
+            &h,
+            "steps",
+            &h.u64_list("steps")?.unwrap_or(vec![t_max]),
+            t_max,
+            true,
+        )?;
+        histograms2d.push(Hist2dSpec {
+            params,
+            lo,
+            hi,
+            bins,
+            steps,
+        });
+    }
+    let spec = ObserveSpec {
+        histograms,
+        histograms2d,
+        trace_steps: log_steps(t_max, trace as usize),
+        escape,
+        escape_rate_steps,
+        final_states: r.bool_or("final_states", false)?,
+    };
+    Ok((spec, trace as usize))
+}
+
+fn parse_sweep(r: &Reader<'_>) -> R<Grid> {
+    r.only(&["axis"])?;
+    let mut axes = vec![];
+    let readers = r.tables("axis")?;
+    if readers.is_empty() {
+        return r.err("axis", "a sweep needs at least one [[sweep.axis]]");
+    }
+    for a in readers {
+        a.only(&["path", "linspace", "logspace", "values"])?;
+        let path = match a.str("path")? {
+            Some(p) if !p.is_empty() && !p.starts_with("sweep") => p.to_string(),
+            Some(p) => return a.err("path", format!("cannot sweep {p:?}")),
+            None => return a.err("path", "missing: the key to vary, e.g. \"optimizer.lr\""),
+        };
+        let given: Vec<&str> = ["linspace", "logspace", "values"]
+            .into_iter()
+            .filter(|k| a.has(k))
+            .collect();
+        if given.len() != 1 {
+            return a.err("path", "give exactly one of linspace = [lo, hi, n], logspace = [lo, hi, n], values = [...]");
+        }
+        let k = given[0];
+        let v = a.f64_list(k)?.unwrap_or_default();
+        let values = if k == "values" {
+            if v.is_empty() {
+                return a.err(k, "must not be empty");
+            }
+            AxisValues::List(v)
+        } else {
+            if v.len() != 3 {
+                return a.err(k, format!("must be [lo, hi, n] (got {} values)", v.len()));
+            }
+            let (lo, hi, n) = (v[0], v[1], v[2]);
+            if n < 1.0 || n.fract() != 0.0 || n > 1e7 {
+                return a.err(
+                    k,
+                    format!("n must be a whole number between 1 and 10^7 (got {n})"),
+                );
+            }
+            if lo >= hi {
+                return a.err(k, format!("needs lo < hi (got lo = {lo}, hi = {hi})"));
+            }
+            if k == "logspace" {
+                if lo <= 0.0 {
+                    return a.err(k, format!("needs lo > 0 (got {lo})"));
+                }
+                AxisValues::Logspace {
+                    lo,
+                    hi,
+                    n: n as usize,
+                }
+            } else {
+                AxisValues::Linspace {
+                    lo,
+                    hi,
+                    n: n as usize,
+                }
+            }
+        };
+        axes.push(Axis { path, values });
+    }
+    Ok(Grid { axes })
+}

@@ -1,0 +1,235 @@
+//! A path-aware reader over a TOML table: every error names the full key path, the bad value
+//! and what is allowed. serde's derive gives good types but only generic messages ("invalid
+//! type: string, expected f64") without the path or the allowed range, so experiment files are
+//! read through this small layer instead.
+
+use super::ConfigError;
+use toml::{Table, Value};
+
+/// Reads the keys of one TOML table, tracking its path for error messages.
+pub(crate) struct Reader<'a> {
+    pub path: String,
+    pub table: &'a Table,
+}
+
+pub(crate) type R<T> = Result<T, ConfigError>;
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+/// Render a value for a message.
+pub(crate) fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        Value::Table(_) => "a table".into(),
+        other => other.to_string(),
+    }
+}
+
+impl<'a> Reader<'a> {
+    pub fn root(table: &'a Table) -> Self {
+        Reader {
+            path: String::new(),
+            table,
+        }
+    }
+
+    pub fn key(&self, k: &str) -> String {
+        if self.path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{}.{k}", self.path)
+        }
+    }
+
+    pub fn err<T>(&self, k: &str, msg: impl Into<String>) -> R<T> {
+        Err(ConfigError::Invalid {
+            path: self.key(k),
+            msg: msg.into(),
+        })
+    }
+
+    /// Reject keys not in `allowed`.
+    pub fn only(&self, allowed: &[&str]) -> R<()> {
+        for k in self.table.keys() {
+            if !allowed.contains(&k.as_str()) {
+                return self.err(
+                    k,
+                    format!("unknown key; allowed here: {}", allowed.join(", ")),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn has(&self, k: &str) -> bool {
+        self.table.contains_key(k)
+    }
+
+    fn num(&self, k: &str, v: &Value) -> R<f64> {
+        let x = match v {
+            Value::Integer(i) => *i as f64,
+            Value::Float(f) => *f,
+            other => return self.err(k, format!("expected a number, got {}", type_name(other))),
+        };
+        if !x.is_finite() {
+            return self.err(k, format!("must be a finite number, got {x}"));
+        }
+        Ok(x)
+    }
+
+    fn int(&self, k: &str, v: &Value) -> R<u64> {
+        match v {
+            Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+            Value::Float(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15 => Ok(*f as u64),
+            other => self.err(
+                k,
+                format!("expected a non-negative integer, got {}", show(other)),
+            ),
+        }
+    }
+
+    pub fn f64(&self, k: &str) -> R<Option<f64>> {
+        self.table.get(k).map(|v| self.num(k, v)).transpose()
+    }
+
+    pub fn f64_or(&self, k: &str, d: f64) -> R<f64> {
+        Ok(self.f64(k)?.unwrap_or(d))
+    }
+
+    pub fn req_f64(&self, k: &str) -> R<f64> {
+        self.f64(k)?
+            .map_or_else(|| self.err(k, "missing (a number is required)"), Ok)
+    }
+
+    pub fn u64(&self, k: &str) -> R<Option<u64>> {
+        self.table.get(k).map(|v| self.int(k, v)).transpose()
+    }
+
+    pub fn req_u64(&self, k: &str) -> R<u64> {
+        self.u64(k)?
+            .map_or_else(|| self.err(k, "missing (an integer is required)"), Ok)
+    }
+
+    pub fn bool_or(&self, k: &str, d: bool) -> R<bool> {
+        match self.table.get(k) {
+            None => Ok(d),
+            Some(Value::Boolean(b)) => Ok(*b),
+            Some(o) => self.err(k, format!("expected true or false, got {}", show(o))),
+        }
+    }
+
+    pub fn str(&self, k: &str) -> R<Option<&'a str>> {
+        match self.table.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(o) => self.err(k, format!("expected a string, got {}", show(o))),
+        }
+    }
+
+    /// A string that must be one of `choices`.
+    pub fn choice(&self, k: &str, choices: &[&str], default: Option<&str>) -> R<String> {
+        match (self.str(k)?, default) {
+            (Some(s), _) if choices.contains(&s) => Ok(s.to_string()),
+            (Some(s), _) => self.err(
+                k,
+                format!("unknown value {s:?}; allowed: {}", choices.join(", ")),
+            ),
+            (None, Some(d)) => Ok(d.to_string()),
+            (None, None) => self.err(k, format!("missing; allowed: {}", choices.join(", "))),
+        }
+    }
+
+    /// A list of numbers (a single number is taken as a list of one).
+    pub fn f64_list(&self, k: &str) -> R<Option<Vec<f64>>> {
+        match self.table.get(k) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.num(&format!("{k}[{i}]"), v))
+                .collect::<R<Vec<_>>>()
+                .map(Some),
+            Some(v) => Ok(Some(vec![self.num(k, v)?])),
+        }
+    }
+
+    /// A list of non-negative integers (a single one is taken as a list of one).
+    pub fn u64_list(&self, k: &str) -> R<Option<Vec<u64>>> {
+        match self.table.get(k) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.int(&format!("{k}[{i}]"), v))
+                .collect::<R<Vec<_>>>()
+                .map(Some),
+            Some(v) => Ok(Some(vec![self.int(k, v)?])),
+        }
+    }
+
+    /// A sub-table (absent = empty).
+    pub fn table(&self, k: &str, empty: &'a Table) -> R<Reader<'a>> {
+        match self.table.get(k) {
+            None => Ok(Reader {
+                path: self.key(k),
+                table: empty,
+            }),
+            Some(Value::Table(t)) => Ok(Reader {
+                path: self.key(k),
+                table: t,
+            }),
+            Some(o) => self.err(k, format!("expected a table, got {}", type_name(o))),
+        }
+    }
+
+    /// A required sub-table.
+    pub fn req_table(&self, k: &str) -> R<Reader<'a>> {
+        match self.table.get(k) {
+            None => self.err(k, "missing table"),
+            Some(Value::Table(t)) => Ok(Reader {
+                path: self.key(k),
+                table: t,
+            }),
+            Some(o) => self.err(k, format!("expected a table, got {}", type_name(o))),
+        }
+    }
+
+    /// An array of tables (`[[k]]`); a single table is taken as an array of one.
+    pub fn tables(&self, k: &str) -> R<Vec<Reader<'a>>> {
+        match self.table.get(k) {
+            None => Ok(vec![]),
+            Some(Value::Table(t)) => Ok(vec![Reader {
+                path: self.key(k),
+                table: t,
+            }]),
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::Table(t) => Ok(Reader {
+                        path: format!("{}[{i}]", self.key(k)),
+                        table: t,
+                    }),
+                    o => self.err(
+                        &format!("{k}[{i}]"),
+                        format!("expected a table, got {}", type_name(o)),
+                    ),
+                })
+                .collect(),
+            Some(o) => self.err(
+                k,
+                format!("expected an array of tables, got {}", type_name(o)),
+            ),
+        }
+    }
+}

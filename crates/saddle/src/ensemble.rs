@@ -1,0 +1,398 @@
+//! The ensemble engine: R independent runs × T steps of an optimizer on a model with noise,
+//! streamed through observers (problem / solver / observer, as argmin separates them).
+//!
+//! Runs are split into fixed chunks of [`CHUNK`] runs, independent of the thread count.
+//! Chunks run in parallel (rayon); each run draws from its own counter-based stream keyed by
+//! (seed, cell, run), and chunk accumulators are merged in chunk order, so the result is
+//! byte-identical whatever the thread count. Memory is O(R·d) at most (only when final
+//! states are kept), never O(R·T).
+
+use crate::model::{Model, Moments, Sample};
+use crate::noise::{NoiseLaw, Sampler};
+use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
+use crate::optimizer::Optimizer;
+use crate::rng::{standard_normal, stream, Philox4x32};
+use crate::vector::Vector;
+use rayon::prelude::*;
+
+/// Runs per chunk: the unit of parallel work and of deterministic merging.
+pub const CHUNK: u64 = 256;
+
+/// Runs advanced together in lockstep within a chunk.
+pub const LANES: usize = 8;
+
+/// Steps whose data each run draws ahead, in one go.
+pub const BLOCK: usize = 32;
+
+/// Up to [`LANES`] runs in flight, structure-of-arrays.
+struct Group<'s, W, S> {
+    run: [u64; LANES],
+    rng: [Philox4x32; LANES],
+    sampler: [Sampler<'s>; LANES],
+    w: [W; LANES],
+    w0: [W; LANES],
+    state: [S; LANES],
+    status: [Status; LANES],
+    alive: [bool; LANES],
+    /// Data for the block: index (k·batch + b)·LANES + lane.
+    xs: Vec<Sample>,
+    /// σ·ξ for the block: index (k·d + i)·LANES + lane.
+    eps: Vec<f64>,
+    /// Lanes in use.
+    n: usize,
+}
+
+/// How the initial state w₀ is drawn.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// Each coordinate i uniform in [lo[i], hi[i]).
+    Uniform {
+        /// Lower ends.
+        lo: Vec<f64>,
+        /// Upper ends.
+        hi: Vec<f64>,
+    },
+    /// A fixed point.
+    Point(Vec<f64>),
+}
+
+/// Where the gradient comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GradientSource {
+    /// The minibatch gradient ĝ (Def. 1): SGD and the stochastic optimizers.
+    Sampled,
+    /// The expected gradient ∇L (GD).
+    Expected,
+}
+
+/// Everything about an ensemble except the model, noise and optimizer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Number of runs R.
+    pub runs: u64,
+    /// Number of steps T.
+    pub steps: u64,
+    /// Seed.
+    pub seed: u64,
+    /// Sweep cell index (part of every stream's key).
+    pub cell: u32,
+    /// Initial state.
+    pub init: Init,
+    /// Gradient source.
+    pub gradient: GradientSource,
+    /// Injected Gaussian noise σ: w ← w − λ(ĝ + σξ) (App. C.2, Fig. 9).
+    pub sigma: f64,
+    /// Box constraint: clip each coordinate to [lo, hi] after every step (Props 4, 5).
+    pub clip: Option<(f64, f64)>,
+    /// A run with a non-finite coordinate or one of magnitude above this bound is diverged.
+    pub bound: f64,
+    /// Observers.
+    pub observe: ObserveSpec,
+}
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EnsembleError {
+    /// GD needs an expected gradient that this model/noise pair does not provide.
+    #[error("optimizer `gd` needs the expected gradient, which model `{0}` does not give for this noise (use discrete or two-point noise, or a built-in model)")]
+    NoExpectedGradient(String),
+    /// Initial state of the wrong length.
+    #[error("init has {got} values but model `{model}` has {want} parameters")]
+    InitDimension {
+        /// Model name.
+        model: String,
+        /// Values given.
+        got: usize,
+        /// Parameters of the model.
+        want: usize,
+    },
+}
+
+/// The outcome of an ensemble.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// Runs that diverged.
+    pub diverged: u64,
+    /// Runs absorbed at 0.
+    pub absorbed: u64,
+    /// Observer results.
+    pub observed: Observed,
+}
+
+/// An ensemble problem: a model, its noise, an optimizer and settings.
+pub struct Ensemble<'a, M: Model, O: Optimizer<M::W>> {
+    model: &'a M,
+    noise: &'a NoiseLaw,
+    opt: &'a O,
+    settings: &'a Settings,
+    record: Vec<u64>,
+    atoms: Option<Vec<(Sample, f64)>>,
+    moments: Moments,
+    absorbing: bool,
+}
+
+impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
+    /// Check and prepare an ensemble.
+    pub fn new(
+        model: &'a M,
+        noise: &'a NoiseLaw,
+        opt: &'a O,
+        settings: &'a Settings,
+    ) -> Result<Self, EnsembleError> {
+        let d = <M::W as Vector>::DIM;
+        let got = match &settings.init {
+            Init::Uniform { lo, .. } => lo.len(),
+            Init::Point(p) => p.len(),
+        };
+        if got != d {
+            return Err(EnsembleError::InitDimension {
+                model: model.name().into(),
+                got,
+                want: d,
+            });
+        }
+        let e = Ensemble {
+            model,
+            noise,
+            opt,
+            settings,
+            record: settings.observe.record_steps(settings.steps),
+            atoms: noise.atoms(),
+            moments: noise.moments(),
+            absorbing: model.origin_is_fixed() && settings.sigma == 0.0,
+        };
+        if settings.gradient == GradientSource::Expected {
+            let mut g = M::W::zeros();
+            if !e.expected_grad(&M::W::zeros(), &mut g) {
+                return Err(EnsembleError::NoExpectedGradient(model.name().into()));
+            }
+        }
+        Ok(e)
+    }
+
+    /// Expected loss L(w): an exact sum over the atoms of a finite law, else the model's
+    /// closed form from the moments.
+    pub fn expected_loss(&self, w: &M::W) -> Option<f64> {
+        match &self.atoms {
+            Some(atoms) => Some(atoms.iter().map(|(s, p)| p * self.model.loss(w, s)).sum()),
+            None => self.model.expected_loss(w, &self.moments),
+        }
+    }
+
+    /// Expected gradient ∇L(w), as [`Ensemble::expected_loss`]. Returns false if unknown.
+    fn expected_grad(&self, w: &M::W, g: &mut M::W) -> bool {
+        match &self.atoms {
+            Some(atoms) => {
+                *g = M::W::zeros();
+                for (s, p) in atoms {
+                    self.model.grad_acc(w, s, *p, g);
+                }
+                true
+            }
+            None => self.model.expected_grad(w, &self.moments, g),
+        }
+    }
+
+    /// Run the whole ensemble. `progress` is called with the number of runs just finished.
+    pub fn run(&self, progress: Option<&(dyn Fn(u64) + Sync)>) -> Outcome {
+        let s = self.settings;
+        let chunks = s.runs.div_ceil(CHUNK);
+        let accs: Vec<Accumulator> = (0..chunks)
+            .into_par_iter()
+            .map(|c| {
+                let lo = c * CHUNK;
+                let hi = (lo + CHUNK).min(s.runs);
+                let acc = self.run_chunk(lo..hi);
+                if let Some(p) = progress {
+                    p(hi - lo);
+                }
+                acc
+            })
+            .collect();
+        let mut total = Accumulator::new(&s.observe, s.steps);
+        for a in &accs {
+            total.merge(a);
+        }
+        let observed = total.finish(&s.observe);
+        Outcome {
+            diverged: observed.final_point.diverged,
+            absorbed: observed.final_point.absorbed,
+            observed,
+        }
+    }
+
+    fn run_chunk(&self, runs: std::ops::Range<u64>) -> Accumulator {
+        let s = self.settings;
+        let mut acc = Accumulator::new(&s.observe, s.steps);
+        let d = <M::W as Vector>::DIM;
+        let mut g = Group {
+            run: [0; LANES],
+            rng: std::array::from_fn(|_| stream(s.seed, s.cell, 0)),
+            sampler: std::array::from_fn(|_| self.noise.sampler()),
+            w: [M::W::zeros(); LANES],
+            w0: [M::W::zeros(); LANES],
+            state: std::array::from_fn(|_| self.opt.init()),
+            status: [Status::Alive; LANES],
+            alive: [false; LANES],
+            xs: vec![Sample::default(); BLOCK * self.noise.batch * LANES],
+            eps: vec![0.0; if s.sigma != 0.0 { BLOCK * d * LANES } else { 0 }],
+            n: 0,
+        };
+        let mut first = runs.start;
+        while first < runs.end {
+            let last = (first + LANES as u64).min(runs.end);
+            g.n = (last - first) as usize;
+            for l in 0..LANES {
+                let run = first + l as u64;
+                g.run[l] = run;
+                g.state[l] = self.opt.init();
+                if l >= g.n {
+                    g.alive[l] = false;
+                    g.w[l] = M::W::zeros();
+                    continue;
+                }
+                g.rng[l] = stream(s.seed, s.cell, run as u32);
+                g.sampler[l].reset();
+                g.w0[l] = self.init(&mut g.rng[l]);
+                g.w[l] = g.w0[l];
+                g.status[l] = if self.absorbing && is_zero(&g.w0[l]) {
+                    Status::Absorbed(0)
+                } else {
+                    Status::Alive
+                };
+                g.alive[l] = g.status[l] == Status::Alive;
+            }
+            self.run_group(&mut g, &mut acc);
+            first = last;
+        }
+        acc
+    }
+
+    /// Advance a group of up to [`LANES`] runs in lockstep, [`BLOCK`] steps at a time: first
+    /// each run draws its data (and injected noise) for the block from its own stream, in
+    /// the order a step-by-step run would, then the steps run with the runs interleaved and
+    /// no data-dependent branch, so the processor overlaps (and the compiler can vectorise)
+    /// independent runs. Runs that diverge or are absorbed are frozen by a select, and
+    /// handled in a rare scalar pass.
+    fn run_group(&self, g: &mut Group<'_, M::W, O::State>, acc: &mut Accumulator) {
+        let s = self.settings;
+        let d = <M::W as Vector>::DIM;
+        let batch = self.noise.batch;
+        let scale = 1.0 / batch as f64;
+        let sampled = s.gradient == GradientSource::Sampled;
+        let mut t = 0u64;
+        for &stop in &self.record {
+            while t < stop && g.alive.iter().any(|a| *a) {
+                let k_max = (stop - t).min(BLOCK as u64) as usize;
+                for l in 0..g.n {
+                    if !g.alive[l] {
+                        continue;
+                    }
+                    let (rng, sampler) = (&mut g.rng[l], &mut g.sampler[l]);
+                    if s.sigma == 0.0 {
+                        if sampled {
+                            sampler.fill(rng, &mut g.xs, l, LANES, k_max * batch);
+                        }
+                    } else {
+                        for k in 0..k_max {
+                            if sampled {
+                                sampler.fill(rng, &mut g.xs, k * batch * LANES + l, LANES, batch);
+                            }
+                            for i in 0..d {
+                                g.eps[(k * d + i) * LANES + l] = s.sigma * standard_normal(rng);
+                            }
+                        }
+                    }
+                }
+                for k in 0..k_max {
+                    t += 1;
+                    let mut bad = [false; LANES];
+                    let mut zero = [false; LANES];
+                    for l in 0..LANES {
+                        let w = g.w[l];
+                        let mut grad = M::W::zeros();
+                        if sampled {
+                            for b in 0..batch {
+                                let x = &g.xs[(k * batch + b) * LANES + l];
+                                self.model.grad_acc(&w, x, scale, &mut grad);
+                            }
+                        } else {
+                            self.expected_grad(&w, &mut grad);
+                        }
+                        if s.sigma != 0.0 {
+                            for (i, gi) in grad.as_mut_slice().iter_mut().enumerate() {
+                                *gi += g.eps[(k * d + i) * LANES + l];
+                            }
+                        }
+                        let mut next = w;
+                        self.opt.update(&mut g.state[l], &mut next, &grad, t);
+                        if let Some((lo, hi)) = s.clip {
+                            for x in next.as_mut_slice() {
+                                *x = x.clamp(lo, hi);
+                            }
+                        }
+                        let mut out = false;
+                        for x in next.as_slice() {
+                            out |= !(x.abs() <= s.bound);
+                        }
+                        let keep = g.alive[l] & !out;
+                        let cur = g.w[l].as_mut_slice();
+                        for (c, n) in cur.iter_mut().zip(next.as_slice()) {
+                            *c = if keep { *n } else { *c };
+                        }
+                        bad[l] = g.alive[l] & out;
+                        zero[l] = keep & self.absorbing & is_zero(&next);
+                    }
+                    if bad.iter().chain(&zero).any(|b| *b) {
+                        for l in 0..LANES {
+                            if bad[l] {
+                                g.status[l] = Status::Diverged(t);
+                                g.alive[l] = false;
+                            } else if zero[l] {
+                                g.status[l] = Status::Absorbed(t);
+                                g.alive[l] = false;
+                            }
+                        }
+                    }
+                }
+            }
+            t = stop;
+            for l in 0..g.n {
+                let loss = if matches!(g.status[l], Status::Diverged(_)) {
+                    None
+                } else {
+                    self.expected_loss(&g.w[l])
+                };
+                acc.record(
+                    &s.observe,
+                    &RunView {
+                        run: g.run[l],
+                        t: stop,
+                        w: g.w[l].as_slice(),
+                        w0: g.w0[l].as_slice(),
+                        status: g.status[l],
+                        loss,
+                    },
+                );
+            }
+        }
+    }
+
+    fn init(&self, rng: &mut Philox4x32) -> M::W {
+        match &self.settings.init {
+            Init::Point(p) => M::W::from_slice(p),
+            Init::Uniform { lo, hi } => {
+                let mut w = M::W::zeros();
+                for ((x, l), h) in w.as_mut_slice().iter_mut().zip(lo).zip(hi) {
+                    *x = l + (h - l) * rng.next_f64();
+                }
+                w
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn is_zero<W: Vector>(w: &W) -> bool {
+    w.as_slice().iter().all(|x| *x == 0.0)
+}

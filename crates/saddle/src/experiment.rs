@@ -1,0 +1,205 @@
+//! Running a validated [`Experiment`]: choose the monomorphised ensemble for its model and
+//! optimizer (one dispatch per experiment, none per step) and summarise the outcome.
+
+use crate::config::{Experiment, ModelSpec, OptKind};
+use crate::ensemble::{Ensemble, EnsembleError, Outcome, Settings};
+use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
+use crate::observe::{EscapeRatePoint, FinalState, Histogram, TracePoint};
+use crate::optimizer::{Adam, Momentum, Optimizer, RmsProp, Sgd};
+use serde::Serialize;
+
+/// Errors while running an experiment.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RunError {
+    /// The engine rejected the problem.
+    #[error(transparent)]
+    Ensemble(#[from] EnsembleError),
+    /// The formula could not be instantiated.
+    #[error("model.loss: {0}")]
+    Formula(String),
+}
+
+/// The escape fraction with its uncertainty.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EscapeSummary {
+    /// δ.
+    pub delta: f64,
+    /// P(‖w_T − c‖ ≥ δ), diverged runs counted as escaped.
+    pub value: f64,
+    /// Binomial standard error.
+    pub stderr: f64,
+}
+
+/// The result of one experiment: the JSON document `saddle run --json` prints
+/// (schema in `docs/output.md`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// saddle version.
+    pub version: String,
+    /// Experiment name.
+    pub name: String,
+    /// Model kind.
+    pub model: String,
+    /// Optimizer kind.
+    pub optimizer: String,
+    /// Runs R.
+    pub runs: u64,
+    /// Steps T.
+    pub steps: u64,
+    /// Seed.
+    pub seed: u64,
+    /// Sweep cell (0 for a single run).
+    pub cell: u32,
+    /// Runs that diverged (non-finite or beyond the bound).
+    pub diverged: u64,
+    /// Runs absorbed exactly at 0.
+    pub absorbed: u64,
+    /// Escape fraction value (null without `[observe.escape]`).
+    pub escape_fraction: Option<f64>,
+    /// Escape fraction with δ and standard error.
+    pub escape: Option<EscapeSummary>,
+    /// γ̂(t) at each requested t.
+    pub escape_rate: Vec<EscapeRatePoint>,
+    /// Mean expected loss L(w_T) over non-diverged runs (null if unavailable).
+    pub mean_loss_final: Option<f64>,
+    /// Its standard error.
+    pub mean_loss_final_stderr: Option<f64>,
+    /// Mean ‖w_T‖ over non-diverged runs.
+    pub mean_norm_final: Option<f64>,
+    /// Its standard error.
+    pub mean_norm_final_stderr: Option<f64>,
+    /// Mean loss and ‖w‖ at log-spaced steps.
+    pub trace: Vec<TracePoint>,
+    /// 1-D histograms.
+    pub histograms: Vec<Histogram>,
+    /// 2-D histograms.
+    pub histograms2d: Vec<Histogram>,
+    /// Final states (not part of the JSON summary; written as CSV).
+    #[serde(skip)]
+    pub final_states: Option<Vec<FinalState>>,
+}
+
+/// Run an experiment as sweep cell `cell` (use 0 outside sweeps). `progress` is called with
+/// the number of runs just finished.
+pub fn run(
+    exp: &Experiment,
+    cell: u32,
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+) -> Result<Summary, RunError> {
+    let settings = Settings {
+        runs: exp.runs,
+        steps: exp.steps,
+        seed: exp.seed,
+        cell,
+        init: exp.init.clone(),
+        gradient: exp.gradient(),
+        sigma: exp.injected_sigma,
+        clip: exp.optimizer.clip,
+        bound: exp.bound,
+        observe: exp.observe.clone(),
+    };
+    let ctx = Ctx {
+        exp,
+        settings: &settings,
+        progress,
+    };
+    let outcome = match &exp.model {
+        ModelSpec::Quadratic => ctx.with_model(&Quadratic)?,
+        ModelSpec::Quartic { b } => ctx.with_model(&Quartic { b: *b })?,
+        ModelSpec::SharpFlat { a, b } => ctx.with_model(&SharpFlat { a: *a, b: *b })?,
+        ModelSpec::TinyNet => ctx.with_model(&TinyNet)?,
+        ModelSpec::Formula(f) => {
+            macro_rules! formula {
+                ($($n:literal)*) => {
+                    match f.params() {
+                        $($n => ctx.with_model(
+                            &Formula::<$n>::new(f.clone()).map_err(|e| RunError::Formula(e.to_string()))?,
+                        )?,)*
+                        n => return Err(RunError::Formula(format!("{n} parameters; 1 to 8 are supported"))),
+                    }
+                };
+            }
+            formula!(1 2 3 4 5 6 7 8)
+        }
+    };
+    Ok(summarise(exp, cell, outcome))
+}
+
+struct Ctx<'a> {
+    exp: &'a Experiment,
+    settings: &'a Settings,
+    progress: Option<&'a (dyn Fn(u64) + Sync)>,
+}
+
+impl Ctx<'_> {
+    fn with_model<M: Model>(&self, m: &M) -> Result<Outcome, EnsembleError> {
+        let o = &self.exp.optimizer;
+        match o.kind {
+            OptKind::Gd | OptKind::Sgd => self.go(m, &Sgd { lr: o.lr }),
+            OptKind::Momentum => self.go(
+                m,
+                &Momentum {
+                    lr: o.lr,
+                    beta: o.beta,
+                },
+            ),
+            OptKind::RmsProp => self.go(
+                m,
+                &RmsProp {
+                    lr: o.lr,
+                    beta: o.beta,
+                    eps: o.eps,
+                },
+            ),
+            OptKind::Adam | OptKind::AmsGrad => self.go(
+                m,
+                &Adam {
+                    lr: o.lr,
+                    beta1: o.beta1,
+                    beta2: o.beta2,
+                    eps: o.eps,
+                    amsgrad: o.kind == OptKind::AmsGrad,
+                    bias_correction: o.library,
+                },
+            ),
+        }
+    }
+
+    fn go<M: Model, O: Optimizer<M::W>>(&self, m: &M, o: &O) -> Result<Outcome, EnsembleError> {
+        Ok(Ensemble::new(m, &self.exp.noise, o, self.settings)?.run(self.progress))
+    }
+}
+
+fn summarise(exp: &Experiment, cell: u32, o: Outcome) -> Summary {
+    let obs = o.observed;
+    let f = &obs.final_point;
+    Summary {
+        version: crate::VERSION.to_string(),
+        name: exp.name.clone(),
+        model: exp.model.kind().to_string(),
+        optimizer: ["gd", "sgd", "momentum", "rmsprop", "adam", "amsgrad"]
+            [exp.optimizer.kind as usize]
+            .to_string(),
+        runs: exp.runs,
+        steps: exp.steps,
+        seed: exp.seed,
+        cell,
+        diverged: o.diverged,
+        absorbed: o.absorbed,
+        escape_fraction: obs.escape.as_ref().map(|e| e.value),
+        escape: obs.escape.as_ref().map(|e| EscapeSummary {
+            delta: e.delta,
+            value: e.value,
+            stderr: e.stderr,
+        }),
+        escape_rate: obs.escape_rate,
+        mean_loss_final: f.mean_loss,
+        mean_loss_final_stderr: f.loss_stderr,
+        mean_norm_final: f.mean_norm,
+        mean_norm_final_stderr: f.norm_stderr,
+        trace: obs.trace,
+        histograms: obs.histograms,
+        histograms2d: obs.histograms2d,
+        final_states: obs.final_states,
+    }
+}

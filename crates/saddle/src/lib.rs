@@ -1,0 +1,29 @@
+//! # saddle
+//!
+//! Noise-driven dynamics of stochastic optimizers, after *SGD May Never Escape Saddle Points*
+//! (Ziyin, Li, Simon, Ueda, 2021). The crate simulates huge ensembles of SGD, momentum,
+//! RMSProp, Adam, AMSGrad and GD trajectories on the paper's landscapes and on user formulas,
+//! with state-dependent minibatch noise and injected noise, and measures what the paper
+//! measures: final distributions, escape fractions, the escape rate γ̂ (Eq. 8), losses.
+//!
+//! Layers, from the bottom:
+//! - [`rng`]: the counter-based Philox4x32-10 generator, streams keyed by (seed, cell, run);
+//! - [`model`]: sampled losses L̂(w; x) and their gradients; [`noise`]: data distributions;
+//! - [`optimizer`]: update rules; [`ensemble`]: the engine; [`observe`]: what is measured;
+//! - [`config`]: experiment files (TOML) to validated experiments; [`sweep`]: parameter grids;
+//! - [`experiment`]: running a validated experiment into a [`experiment::Summary`].
+
+pub mod config;
+pub mod ensemble;
+pub mod experiment;
+pub mod model;
+pub mod noise;
+pub mod observe;
+pub mod optimizer;
+pub mod rng;
+pub mod stats;
+pub mod sweep;
+pub mod vector;
+
+/// The crate version, reported in every summary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

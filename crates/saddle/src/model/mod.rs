@@ -1,0 +1,102 @@
+//! Models: the sampled loss L̂(w; x) of the paper (Eq. 1) and its gradient.
+//!
+//! A model is a landscape given per data point. The ensemble engine draws data points from a
+//! [`crate::noise::NoiseLaw`] and asks the model for per-sample gradients; GD asks for the
+//! expected gradient instead. Each built-in model knows its expected loss L(w) = E L̂(w; x) in
+//! closed form from the first two moments of the noise ([`Moments`]).
+
+use crate::vector::Vector;
+
+pub mod formula;
+pub mod quadratic;
+pub mod quartic;
+pub mod sharp_flat;
+pub mod tiny_net;
+
+pub use formula::Formula;
+pub use quadratic::Quadratic;
+pub use quartic::Quartic;
+pub use sharp_flat::SharpFlat;
+pub use tiny_net::TinyNet;
+
+/// One data point: an input `x` and a target `y`.
+///
+/// Scalar noise laws drive one of the two fields (see [`Field`]); the other keeps its default
+/// (x = 1, y = 0), which is what the paper's models need (the tiny network has x = 1 and a
+/// random label y).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// The input (the paper's x).
+    pub x: f64,
+    /// The target (the paper's y; only the tiny network and formulas use it).
+    pub y: f64,
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Sample { x: 1.0, y: 0.0 }
+    }
+}
+
+/// Which field of a [`Sample`] a scalar noise law draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The input x (quadratic, quartic, sharp-flat).
+    X,
+    /// The target y (tiny network).
+    Y,
+}
+
+impl Sample {
+    /// A sample with `field` set to `v` and the other field at its default.
+    #[inline(always)]
+    pub fn with(field: Field, v: f64) -> Self {
+        match field {
+            Field::X => Sample { x: v, y: 0.0 },
+            Field::Y => Sample { x: 1.0, y: v },
+        }
+    }
+}
+
+/// First two moments of the data distribution, per field: enough for the closed-form
+/// expected loss of every built-in model, which is at most quadratic in x or y.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moments {
+    /// E[x]
+    pub mean_x: f64,
+    /// E[x²]
+    pub m2_x: f64,
+    /// E[y]
+    pub mean_y: f64,
+    /// E[y²]
+    pub m2_y: f64,
+}
+
+/// A sampled loss L̂(w; x) with its gradient.
+///
+/// Implementations must be cheap to call: the engine calls [`Model::grad`] once per sample
+/// per step inside a monomorphised loop.
+pub trait Model: Send + Sync {
+    /// The parameter vector, `[f64; D]`.
+    type W: Vector;
+
+    /// Short name used in output.
+    fn name(&self) -> &str;
+
+    /// Per-sample loss L̂(w; s).
+    fn loss(&self, w: &Self::W, s: &Sample) -> f64;
+
+    /// Add `scale · ∇_w L̂(w; s)` to `g`.
+    fn grad_acc(&self, w: &Self::W, s: &Sample, scale: f64, g: &mut Self::W);
+
+    /// Expected loss L(w) = E L̂(w; x) in closed form from the data moments, where known.
+    fn expected_loss(&self, w: &Self::W, m: &Moments) -> Option<f64>;
+
+    /// Expected gradient ∇L(w) in closed form from the data moments, where known
+    /// (used by GD). Returns `false` when the model has no closed form.
+    fn expected_grad(&self, w: &Self::W, m: &Moments, g: &mut Self::W) -> bool;
+
+    /// Whether w = 0 is a fixed point for every data point (∇L̂(0; x) = 0 for all x), so a
+    /// run that lands exactly on 0 stays there: the engine then counts it as absorbed.
+    fn origin_is_fixed(&self) -> bool;
+}

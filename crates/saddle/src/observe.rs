@@ -1,0 +1,534 @@
+//! Observers: what an ensemble measures, accumulated run by run in O(1) memory per run
+//! (SciML-style reductions), never storing trajectories.
+//!
+//! The engine advances each run without interruption between *record steps* (the union of
+//! every observer's steps and the final step T) and hands the state to [`Accumulator::record`]
+//! there. Accumulators of disjoint chunks of runs are merged in chunk order, so results do not
+//! depend on the thread count.
+
+use crate::stats::{proportion_stderr, Welford};
+use serde::Serialize;
+
+/// A 1-D histogram of one parameter at chosen steps (Figs 1, 9, 10).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hist1dSpec {
+    /// Parameter index (0-based).
+    pub param: usize,
+    /// Lower edge.
+    pub lo: f64,
+    /// Upper edge.
+    pub hi: f64,
+    /// Number of equal-width bins.
+    pub bins: usize,
+    /// Steps at which to histogram (0 = initialisation).
+    pub steps: Vec<u64>,
+}
+
+/// A 2-D histogram of two parameters at chosen steps (Figs 4, 6).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hist2dSpec {
+    /// Parameter indices (0-based) on the two axes.
+    pub params: [usize; 2],
+    /// Lower edges.
+    pub lo: [f64; 2],
+    /// Upper edges.
+    pub hi: [f64; 2],
+    /// Bins per axis.
+    pub bins: [usize; 2],
+    /// Steps at which to histogram.
+    pub steps: Vec<u64>,
+}
+
+/// The escape criterion ‖w_T − c‖ ≥ δ.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EscapeSpec {
+    /// Threshold δ.
+    pub delta: f64,
+    /// Centre c (the stationary point w*), one value per parameter.
+    pub center: Vec<f64>,
+}
+
+/// Everything an ensemble observes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ObserveSpec {
+    /// 1-D histograms.
+    pub histograms: Vec<Hist1dSpec>,
+    /// 2-D histograms.
+    pub histograms2d: Vec<Hist2dSpec>,
+    /// Steps at which to record mean loss and mean ‖w‖ (a trace); empty = none.
+    pub trace_steps: Vec<u64>,
+    /// Escape fraction at the final step.
+    pub escape: Option<EscapeSpec>,
+    /// Steps t at which to estimate γ̂(t) (Eq. 8).
+    pub escape_rate_steps: Vec<u64>,
+    /// Keep every run's final state.
+    pub final_states: bool,
+}
+
+/// `n` steps spaced evenly in log scale between 1 and `t_max`, rounded and deduplicated.
+pub fn log_steps(t_max: u64, n: usize) -> Vec<u64> {
+    if n == 0 || t_max == 0 {
+        return vec![];
+    }
+    let mut v: Vec<u64> = (0..n)
+        .map(|i| {
+            let f = if n == 1 {
+                1.0
+            } else {
+                i as f64 / (n - 1) as f64
+            };
+            ((t_max as f64).powf(f).round() as u64).clamp(1, t_max)
+        })
+        .collect();
+    v.dedup();
+    v
+}
+
+impl ObserveSpec {
+    /// All record steps, sorted and unique, always including the final step `t_max`.
+    pub fn record_steps(&self, t_max: u64) -> Vec<u64> {
+        let mut s: Vec<u64> = self
+            .histograms
+            .iter()
+            .flat_map(|h| h.steps.iter().copied())
+            .chain(
+                self.histograms2d
+                    .iter()
+                    .flat_map(|h| h.steps.iter().copied()),
+            )
+            .chain(self.trace_steps.iter().copied())
+            .chain(self.escape_rate_steps.iter().copied())
+            .chain(std::iter::once(t_max))
+            .collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+}
+
+/// The state of a run when it is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Still running normally.
+    Alive,
+    /// Left the bound or became non-finite at the given step; frozen since.
+    Diverged(u64),
+    /// Landed exactly on a fixed point at 0 at the given step (Prop. 1).
+    Absorbed(u64),
+}
+
+/// What an observer sees of one run at one record step.
+#[derive(Clone, Copy, Debug)]
+pub struct RunView<'a> {
+    /// Run index.
+    pub run: u64,
+    /// Step.
+    pub t: u64,
+    /// State at step t (for a diverged run: the last finite state).
+    pub w: &'a [f64],
+    /// Initial state.
+    pub w0: &'a [f64],
+    /// Status at step t.
+    pub status: Status,
+    /// Expected loss L(w_t), where the model and noise give one.
+    pub loss: Option<f64>,
+}
+
+#[derive(Clone, Debug)]
+struct Hist {
+    counts: Vec<u64>,
+    under: u64,
+    over: u64,
+    excluded: u64,
+}
+
+impl Hist {
+    fn new(n: usize) -> Self {
+        Hist {
+            counts: vec![0; n],
+            under: 0,
+            over: 0,
+            excluded: 0,
+        }
+    }
+    fn merge(&mut self, o: &Hist) {
+        self.counts
+            .iter_mut()
+            .zip(&o.counts)
+            .for_each(|(a, b)| *a += b);
+        self.under += o.under;
+        self.over += o.over;
+        self.excluded += o.excluded;
+    }
+}
+
+/// Bin index of `x` in [lo, hi) with `n` bins: Err(false) below, Err(true) at or above hi.
+#[inline]
+fn bin(x: f64, lo: f64, hi: f64, n: usize) -> Result<usize, bool> {
+    if x < lo {
+        Err(false)
+    } else if x >= hi {
+        // The upper edge belongs to the last bin.
+        if x == hi {
+            Ok(n - 1)
+        } else {
+            Err(true)
+        }
+    } else {
+        Ok((((x - lo) / (hi - lo) * n as f64) as usize).min(n - 1))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct TraceAcc {
+    loss: Welford,
+    norm: Welford,
+    diverged: u64,
+    absorbed: u64,
+}
+
+/// Per-chunk accumulator for an [`ObserveSpec`].
+#[derive(Clone, Debug)]
+pub struct Accumulator {
+    t_max: u64,
+    h1: Vec<Vec<Hist>>,
+    h2: Vec<Vec<Hist>>,
+    trace: Vec<TraceAcc>,
+    final_acc: TraceAcc,
+    escaped: u64,
+    runs: u64,
+    gamma: Vec<(Welford, u64)>,
+    finals: Vec<FinalState>,
+}
+
+/// One run's final state.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FinalState {
+    /// Run index.
+    pub run: u64,
+    /// Final state (for a diverged run, its last finite state).
+    pub w: Vec<f64>,
+    /// Final status.
+    pub status: Status,
+}
+
+impl Accumulator {
+    /// An empty accumulator.
+    pub fn new(spec: &ObserveSpec, t_max: u64) -> Self {
+        Accumulator {
+            t_max,
+            h1: spec
+                .histograms
+                .iter()
+                .map(|h| h.steps.iter().map(|_| Hist::new(h.bins)).collect())
+                .collect(),
+            h2: spec
+                .histograms2d
+                .iter()
+                .map(|h| {
+                    h.steps
+                        .iter()
+                        .map(|_| Hist::new(h.bins[0] * h.bins[1]))
+                        .collect()
+                })
+                .collect(),
+            trace: vec![TraceAcc::default(); spec.trace_steps.len()],
+            final_acc: TraceAcc::default(),
+            escaped: 0,
+            runs: 0,
+            gamma: vec![(Welford::default(), 0); spec.escape_rate_steps.len()],
+            finals: vec![],
+        }
+    }
+
+    /// Record one run at one record step.
+    pub fn record(&mut self, spec: &ObserveSpec, v: &RunView<'_>) {
+        let alive_or_absorbed = !matches!(v.status, Status::Diverged(_));
+        for (h, acc) in spec.histograms.iter().zip(&mut self.h1) {
+            if let Ok(k) = h.steps.binary_search(&v.t) {
+                let a = &mut acc[k];
+                if !alive_or_absorbed {
+                    a.excluded += 1;
+                    continue;
+                }
+                match bin(v.w[h.param], h.lo, h.hi, h.bins) {
+                    Ok(i) => a.counts[i] += 1,
+                    Err(false) => a.under += 1,
+                    Err(true) => a.over += 1,
+                }
+            }
+        }
+        for (h, acc) in spec.histograms2d.iter().zip(&mut self.h2) {
+            if let Ok(k) = h.steps.binary_search(&v.t) {
+                let a = &mut acc[k];
+                if !alive_or_absorbed {
+                    a.excluded += 1;
+                    continue;
+                }
+                let bx = bin(v.w[h.params[0]], h.lo[0], h.hi[0], h.bins[0]);
+                let by = bin(v.w[h.params[1]], h.lo[1], h.hi[1], h.bins[1]);
+                match (bx, by) {
+                    (Ok(i), Ok(j)) => a.counts[i * h.bins[1] + j] += 1,
+                    (Err(true), _) | (_, Err(true)) => a.over += 1,
+                    _ => a.under += 1,
+                }
+            }
+        }
+        let norm = || v.w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let trace_push = |acc: &mut TraceAcc| match v.status {
+            Status::Diverged(_) => acc.diverged += 1,
+            s => {
+                if let Status::Absorbed(_) = s {
+                    acc.absorbed += 1;
+                }
+                if let Some(l) = v.loss {
+                    acc.loss.push(l);
+                }
+                acc.norm.push(norm());
+            }
+        };
+        if let Ok(k) = spec.trace_steps.binary_search(&v.t) {
+            trace_push(&mut self.trace[k]);
+        }
+        if let Ok(k) = spec.escape_rate_steps.binary_search(&v.t) {
+            let n0 = v.w0.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let (acc, excluded) = &mut self.gamma[k];
+            match v.status {
+                Status::Alive if n0 > 0.0 => acc.push((norm() / n0).ln() / v.t as f64),
+                _ => *excluded += 1,
+            }
+        }
+        if v.t == self.t_max {
+            self.runs += 1;
+            trace_push(&mut self.final_acc);
+            if let Some(e) = &spec.escape {
+                let escaped = match v.status {
+                    Status::Diverged(_) => true,
+                    _ => {
+                        let d2: f64 =
+                            v.w.iter()
+                                .zip(&e.center)
+                                .map(|(w, c)| (w - c) * (w - c))
+                                .sum();
+                        d2.sqrt() >= e.delta
+                    }
+                };
+                self.escaped += escaped as u64;
+            }
+            if spec.final_states {
+                self.finals.push(FinalState {
+                    run: v.run,
+                    w: v.w.to_vec(),
+                    status: v.status,
+                });
+            }
+        }
+    }
+
+    /// Merge the accumulator of the next chunk (call in chunk order).
+    pub fn merge(&mut self, o: &Accumulator) {
+        for (a, b) in self.h1.iter_mut().zip(&o.h1) {
+            a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
+        }
+        for (a, b) in self.h2.iter_mut().zip(&o.h2) {
+            a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
+        }
+        let merge_trace = |a: &mut TraceAcc, b: &TraceAcc| {
+            a.loss.merge(&b.loss);
+            a.norm.merge(&b.norm);
+            a.diverged += b.diverged;
+            a.absorbed += b.absorbed;
+        };
+        self.trace
+            .iter_mut()
+            .zip(&o.trace)
+            .for_each(|(a, b)| merge_trace(a, b));
+        merge_trace(&mut self.final_acc, &o.final_acc);
+        for (a, b) in self.gamma.iter_mut().zip(&o.gamma) {
+            a.0.merge(&b.0);
+            a.1 += b.1;
+        }
+        self.escaped += o.escaped;
+        self.runs += o.runs;
+        self.finals.extend(o.finals.iter().cloned());
+    }
+
+    /// The observed results.
+    pub fn finish(self, spec: &ObserveSpec) -> Observed {
+        let histograms = spec
+            .histograms
+            .iter()
+            .zip(self.h1)
+            .flat_map(|(h, accs)| {
+                h.steps.iter().zip(accs).map(|(t, a)| Histogram {
+                    params: vec![h.param],
+                    step: *t,
+                    lo: vec![h.lo],
+                    hi: vec![h.hi],
+                    bins: vec![h.bins],
+                    counts: a.counts,
+                    underflow: a.under,
+                    overflow: a.over,
+                    excluded: a.excluded,
+                })
+            })
+            .collect();
+        let histograms2d = spec
+            .histograms2d
+            .iter()
+            .zip(self.h2)
+            .flat_map(|(h, accs)| {
+                h.steps.iter().zip(accs).map(|(t, a)| Histogram {
+                    params: h.params.to_vec(),
+                    step: *t,
+                    lo: h.lo.to_vec(),
+                    hi: h.hi.to_vec(),
+                    bins: h.bins.to_vec(),
+                    counts: a.counts,
+                    underflow: a.under,
+                    overflow: a.over,
+                    excluded: a.excluded,
+                })
+            })
+            .collect();
+        let point = |t: u64, a: &TraceAcc| TracePoint {
+            t,
+            mean_loss: a.loss.mean(),
+            loss_stderr: a.loss.stderr(),
+            mean_norm: a.norm.mean(),
+            norm_stderr: a.norm.stderr(),
+            n: a.norm.n,
+            diverged: a.diverged,
+            absorbed: a.absorbed,
+        };
+        let trace = spec
+            .trace_steps
+            .iter()
+            .zip(&self.trace)
+            .map(|(t, a)| point(*t, a))
+            .collect();
+        let escape_rate = spec
+            .escape_rate_steps
+            .iter()
+            .zip(&self.gamma)
+            .map(|(t, (w, ex))| EscapeRatePoint {
+                t: *t,
+                value: w.mean(),
+                stderr: w.stderr(),
+                n: w.n,
+                excluded: *ex,
+            })
+            .collect();
+        let escape = spec.escape.as_ref().map(|e| EscapeFraction {
+            delta: e.delta,
+            value: if self.runs > 0 {
+                self.escaped as f64 / self.runs as f64
+            } else {
+                0.0
+            },
+            stderr: proportion_stderr(self.escaped, self.runs),
+            escaped: self.escaped,
+        });
+        Observed {
+            final_point: point(self.t_max, &self.final_acc),
+            histograms,
+            histograms2d,
+            trace,
+            escape,
+            escape_rate,
+            final_states: spec.final_states.then_some(self.finals),
+        }
+    }
+}
+
+/// A histogram (1-D or 2-D; 2-D counts are row-major, first parameter slowest).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Histogram {
+    /// Parameter indices (0-based).
+    pub params: Vec<usize>,
+    /// Step.
+    pub step: u64,
+    /// Lower edges.
+    pub lo: Vec<f64>,
+    /// Upper edges.
+    pub hi: Vec<f64>,
+    /// Bins per axis.
+    pub bins: Vec<usize>,
+    /// Counts.
+    pub counts: Vec<u64>,
+    /// Runs below the range (any axis).
+    pub underflow: u64,
+    /// Runs above the range (any axis).
+    pub overflow: u64,
+    /// Diverged runs, left out.
+    pub excluded: u64,
+}
+
+/// Mean loss and mean ‖w‖ at one step, over runs that have not diverged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TracePoint {
+    /// Step.
+    pub t: u64,
+    /// Mean expected loss L(w_t) (null when the model has no expected loss).
+    pub mean_loss: Option<f64>,
+    /// Its standard error.
+    pub loss_stderr: Option<f64>,
+    /// Mean ‖w_t‖ (|w_t| for one parameter).
+    pub mean_norm: Option<f64>,
+    /// Its standard error.
+    pub norm_stderr: Option<f64>,
+    /// Runs averaged (not diverged).
+    pub n: u64,
+    /// Runs diverged by this step.
+    pub diverged: u64,
+    /// Runs absorbed at 0 by this step (included in the means).
+    pub absorbed: u64,
+}
+
+/// γ̂(t) = (1/t)·mean ln(‖w_t‖/‖w₀‖) over runs alive at t (Eq. 8).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EscapeRatePoint {
+    /// Step t.
+    pub t: u64,
+    /// γ̂(t) (null when no run is alive).
+    pub value: Option<f64>,
+    /// Standard error of γ̂(t).
+    pub stderr: Option<f64>,
+    /// Runs averaged.
+    pub n: u64,
+    /// Runs left out: diverged or absorbed by t (ln 0 = −∞), or starting at 0.
+    pub excluded: u64,
+}
+
+/// P(‖w_T − c‖ ≥ δ); diverged runs count as escaped.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EscapeFraction {
+    /// δ
+    pub delta: f64,
+    /// The fraction.
+    pub value: f64,
+    /// Its binomial standard error.
+    pub stderr: f64,
+    /// Escaped runs.
+    pub escaped: u64,
+}
+
+/// Results of all observers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Observed {
+    /// Mean loss and ‖w‖ at the final step.
+    pub final_point: TracePoint,
+    /// 1-D histograms.
+    pub histograms: Vec<Histogram>,
+    /// 2-D histograms.
+    pub histograms2d: Vec<Histogram>,
+    /// The trace.
+    pub trace: Vec<TracePoint>,
+    /// Escape fraction.
+    pub escape: Option<EscapeFraction>,
+    /// γ̂ at the chosen steps.
+    pub escape_rate: Vec<EscapeRatePoint>,
+    /// Final states, in run order.
+    pub final_states: Option<Vec<FinalState>>,
+}

@@ -1,0 +1,168 @@
+//! Optimizers: the update rules of Def. 1 (SGD), heavy-ball momentum, RMSProp, and Adam and
+//! AMSGrad exactly as the paper's Fig. 2 or as the deep-learning libraries implement them.
+//!
+//! An optimizer is immutable and shared by every run; its per-run state (momentum buffers,
+//! second-moment estimates) is a [`Optimizer::State`] value the engine keeps per run.
+
+use crate::vector::Vector;
+
+/// An update rule w ← w − (step computed from the gradient ĝ).
+pub trait Optimizer<W: Vector>: Send + Sync {
+    /// Per-run state.
+    type State: Clone + Send;
+    /// The state at t = 0.
+    fn init(&self) -> Self::State;
+    /// Apply the update at step `t` (1-based) with gradient `g`.
+    fn update(&self, state: &mut Self::State, w: &mut W, g: &W, t: u64);
+}
+
+/// Plain (minibatch) SGD, Eq. 2: w ← w − λĝ. GD is the same rule fed the expected gradient.
+#[derive(Clone, Copy, Debug)]
+pub struct Sgd {
+    /// Learning rate λ.
+    pub lr: f64,
+}
+
+impl<W: Vector> Optimizer<W> for Sgd {
+    type State = ();
+    fn init(&self) {}
+    #[inline(always)]
+    fn update(&self, _: &mut (), w: &mut W, g: &W, _t: u64) {
+        for (w, g) in w.as_mut_slice().iter_mut().zip(g.as_slice()) {
+            *w -= self.lr * g;
+        }
+    }
+}
+
+/// Heavy-ball momentum as PyTorch's SGD with momentum (no dampening):
+/// m ← βm + ĝ, w ← w − λm.
+#[derive(Clone, Copy, Debug)]
+pub struct Momentum {
+    /// Learning rate λ.
+    pub lr: f64,
+    /// Momentum β.
+    pub beta: f64,
+}
+
+impl<W: Vector> Optimizer<W> for Momentum {
+    type State = W;
+    fn init(&self) -> W {
+        W::zeros()
+    }
+    #[inline(always)]
+    fn update(&self, m: &mut W, w: &mut W, g: &W, _t: u64) {
+        for ((w, m), g) in w
+            .as_mut_slice()
+            .iter_mut()
+            .zip(m.as_mut_slice())
+            .zip(g.as_slice())
+        {
+            *m = self.beta * *m + g;
+            *w -= self.lr * *m;
+        }
+    }
+}
+
+/// RMSProp as PyTorch: v ← βv + (1−β)ĝ², w ← w − λĝ/(√v + ε).
+#[derive(Clone, Copy, Debug)]
+pub struct RmsProp {
+    /// Learning rate λ.
+    pub lr: f64,
+    /// Decay β of the squared-gradient average.
+    pub beta: f64,
+    /// ε added to √v.
+    pub eps: f64,
+}
+
+impl<W: Vector> Optimizer<W> for RmsProp {
+    type State = W;
+    fn init(&self) -> W {
+        W::zeros()
+    }
+    #[inline(always)]
+    fn update(&self, v: &mut W, w: &mut W, g: &W, _t: u64) {
+        for ((w, v), g) in w
+            .as_mut_slice()
+            .iter_mut()
+            .zip(v.as_mut_slice())
+            .zip(g.as_slice())
+        {
+            *v = self.beta * *v + (1.0 - self.beta) * g * g;
+            *w -= self.lr * g / (v.sqrt() + self.eps);
+        }
+    }
+}
+
+/// Adam and AMSGrad.
+///
+/// The `paper` variant is Fig. 2 (Eqs 12–15) exactly: m ← β₁m + (1−β₁)ĝ,
+/// v ← β₂v + (1−β₂)ĝ², v̂ ← max(v̂, v) for AMSGrad (v̂ = v for Adam), w ← w − λm/(√v̂ + ε),
+/// with v₀ = 0, no bias correction and ε = 0 by default.
+///
+/// The `library` variant is PyTorch's: bias-corrected m̂ = m/(1−β₁ᵗ); for AMSGrad the maximum
+/// is taken over the uncorrected v and then divided by (1−β₂ᵗ); w ← w − λm̂/(√v̂ + ε) with
+/// ε = 1e-8 by default.
+#[derive(Clone, Copy, Debug)]
+pub struct Adam {
+    /// Learning rate λ.
+    pub lr: f64,
+    /// β₁ (momentum; 0 disables it).
+    pub beta1: f64,
+    /// β₂.
+    pub beta2: f64,
+    /// ε added to √v̂.
+    pub eps: f64,
+    /// Take the running maximum of v (AMSGrad).
+    pub amsgrad: bool,
+    /// Apply bias correction (the `library` variant).
+    pub bias_correction: bool,
+}
+
+/// Per-run state of [`Adam`]: first moment, second moment, running maximum.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamState<W> {
+    /// m
+    pub m: W,
+    /// v
+    pub v: W,
+    /// v̂ (AMSGrad's running maximum)
+    pub vmax: W,
+}
+
+impl<W: Vector> Optimizer<W> for Adam {
+    type State = AdamState<W>;
+    fn init(&self) -> AdamState<W> {
+        AdamState {
+            m: W::zeros(),
+            v: W::zeros(),
+            vmax: W::zeros(),
+        }
+    }
+    #[inline(always)]
+    fn update(&self, s: &mut AdamState<W>, w: &mut W, g: &W, t: u64) {
+        let (c1, c2) = if self.bias_correction {
+            let t = t as i32;
+            (1.0 - self.beta1.powi(t), 1.0 - self.beta2.powi(t))
+        } else {
+            (1.0, 1.0)
+        };
+        let (ws, gs) = (w.as_mut_slice(), g.as_slice());
+        let (ms, vs, xs) = (
+            s.m.as_mut_slice(),
+            s.v.as_mut_slice(),
+            s.vmax.as_mut_slice(),
+        );
+        for i in 0..ws.len() {
+            let g = gs[i];
+            ms[i] = self.beta1 * ms[i] + (1.0 - self.beta1) * g;
+            vs[i] = self.beta2 * vs[i] + (1.0 - self.beta2) * g * g;
+            let vh = if self.amsgrad {
+                xs[i] = xs[i].max(vs[i]);
+                xs[i]
+            } else {
+                vs[i]
+            };
+            ws[i] -= self.lr * (ms[i] / c1) / ((vh / c2).sqrt() + self.eps);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Streaming mean and variance (Welford), mergeable in a fixed order so that ensemble
+//! summaries are byte-identical whatever the thread count.
+
+use serde::{Deserialize, Serialize};
+
+/// Running count, mean and sum of squared deviations (Welford 1962; merge by Chan et al.).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Welford {
+    /// Number of values.
+    pub n: u64,
+    /// Mean of the values.
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    pub m2: f64,
+}
+
+impl Welford {
+    /// Add one value.
+    #[inline]
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    /// Merge another accumulator into this one (Chan, Golub & LeVeque).
+    pub fn merge(&mut self, o: &Welford) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *o;
+            return;
+        }
+        let n = self.n + o.n;
+        let d = o.mean - self.mean;
+        self.mean += d * o.n as f64 / n as f64;
+        self.m2 += o.m2 + d * d * (self.n as f64 * o.n as f64 / n as f64);
+        self.n = n;
+    }
+
+    /// The mean, or `None` with no values.
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then_some(self.mean)
+    }
+
+    /// Sample variance (n − 1 denominator), or `None` with fewer than two values.
+    pub fn variance(&self) -> Option<f64> {
+        (self.n > 1).then(|| self.m2 / (self.n - 1) as f64)
+    }
+
+    /// Standard error of the mean, or `None` with fewer than two values.
+    pub fn stderr(&self) -> Option<f64> {
+        self.variance().map(|v| (v / self.n as f64).sqrt())
+    }
+}
+
+/// Standard error of a proportion k/n: √(p(1−p)/n).
+pub fn proportion_stderr(k: u64, n: u64) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let p = k as f64 / n as f64;
+    (p * (1.0 - p) / n as f64).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn welford_matches_two_pass_and_merge_is_exact_enough() {
+        let xs: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7919) % 1013) as f64 * 0.01 - 3.0)
+            .collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
+        let mut a = Welford::default();
+        xs.iter().for_each(|x| a.push(*x));
+        assert!((a.mean - mean).abs() < 1e-12);
+        assert!((a.variance().unwrap() - var).abs() < 1e-10);
+        let (mut l, mut r) = (Welford::default(), Welford::default());
+        xs[..377].iter().for_each(|x| l.push(*x));
+        xs[377..].iter().for_each(|x| r.push(*x));
+        l.merge(&r);
+        assert_eq!(l.n, 1000);
+        assert!((l.mean - mean).abs() < 1e-12);
+        assert!((l.variance().unwrap() - var).abs() < 1e-10);
+    }
+
+    #[test]
+    fn empty_has_no_mean() {
+        assert_eq!(Welford::default().mean(), None);
+        assert_eq!(Welford::default().stderr(), None);
+    }
+}
