@@ -278,7 +278,6 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let s = self.settings;
         let d = <M::W as Vector>::DIM;
         let batch = self.noise.batch;
-        let scale = 1.0 / batch as f64;
         let sampled = s.gradient == GradientSource::Sampled;
         let mut t = 0u64;
         for &stop in &self.record {
@@ -304,57 +303,12 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         }
                     }
                 }
-                for k in 0..k_max {
-                    t += 1;
-                    let mut bad = [false; LANES];
-                    let mut zero = [false; LANES];
-                    for l in 0..LANES {
-                        let w = g.w[l];
-                        let mut grad = M::W::zeros();
-                        if sampled {
-                            for b in 0..batch {
-                                let x = &g.xs[(k * batch + b) * LANES + l];
-                                self.model.grad_acc(&w, x, scale, &mut grad);
-                            }
-                        } else {
-                            self.expected_grad(&w, &mut grad);
-                        }
-                        if s.sigma != 0.0 {
-                            for (i, gi) in grad.as_mut_slice().iter_mut().enumerate() {
-                                *gi += g.eps[(k * d + i) * LANES + l];
-                            }
-                        }
-                        let mut next = w;
-                        self.opt.update(&mut g.state[l], &mut next, &grad, t);
-                        if let Some((lo, hi)) = s.clip {
-                            for x in next.as_mut_slice() {
-                                *x = x.clamp(lo, hi);
-                            }
-                        }
-                        let mut out = false;
-                        for x in next.as_slice() {
-                            out |= !(x.abs() <= s.bound);
-                        }
-                        let keep = g.alive[l] & !out;
-                        let cur = g.w[l].as_mut_slice();
-                        for (c, n) in cur.iter_mut().zip(next.as_slice()) {
-                            *c = if keep { *n } else { *c };
-                        }
-                        bad[l] = g.alive[l] & out;
-                        zero[l] = keep & self.absorbing & is_zero(&next);
-                    }
-                    if bad.iter().chain(&zero).any(|b| *b) {
-                        for l in 0..LANES {
-                            if bad[l] {
-                                g.status[l] = Status::Diverged(t);
-                                g.alive[l] = false;
-                            } else if zero[l] {
-                                g.status[l] = Status::Absorbed(t);
-                                g.alive[l] = false;
-                            }
-                        }
-                    }
+                if sampled && batch == 1 && s.sigma == 0.0 {
+                    self.block::<true>(g, t, k_max);
+                } else {
+                    self.block::<false>(g, t, k_max);
                 }
+                t += k_max as u64;
             }
             t = stop;
             for l in 0..g.n {
@@ -376,6 +330,101 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 );
             }
         }
+    }
+
+    /// `k_max` steps of a group whose data are drawn, starting after step `t`. `PLAIN`
+    /// (one sampled data point per step, no injected noise: the common case) is a
+    /// compile-time flag so that case's loop carries no batch loop or noise branch.
+    #[inline(always)]
+    fn block<const PLAIN: bool>(&self, g: &mut Group<'_, M::W, O::State>, t0: u64, k_max: usize) {
+        let s = self.settings;
+        let d = <M::W as Vector>::DIM;
+        let batch = self.noise.batch;
+        let scale = 1.0 / batch as f64;
+        let sampled = s.gradient == GradientSource::Sampled;
+        let (sigma, clip, bound, absorbing) = (s.sigma, s.clip, s.bound, self.absorbing);
+        let alive = g.alive;
+        for k in 0..k_max {
+            let t = t0 + k as u64 + 1;
+            let mut bad = [false; LANES];
+            let mut zero = [false; LANES];
+            let mut event = false;
+            for l in 0..LANES {
+                let w = g.w[l];
+                let mut grad = M::W::zeros();
+                if PLAIN {
+                    self.model.grad_acc(&w, &g.xs[k * LANES + l], 1.0, &mut grad);
+                } else {
+                    if sampled {
+                        for b in 0..batch {
+                            let x = &g.xs[(k * batch + b) * LANES + l];
+                            self.model.grad_acc(&w, x, scale, &mut grad);
+                        }
+                    } else {
+                        self.expected_grad(&w, &mut grad);
+                    }
+                    if sigma != 0.0 {
+                        for (i, gi) in grad.as_mut_slice().iter_mut().enumerate() {
+                            *gi += g.eps[(k * d + i) * LANES + l];
+                        }
+                    }
+                }
+                let mut next = w;
+                self.opt.update(&mut g.state[l], &mut next, &grad, t);
+                if let Some((lo, hi)) = clip {
+                    for x in next.as_mut_slice() {
+                        *x = x.clamp(lo, hi);
+                    }
+                }
+                let mut out = false;
+                for x in next.as_slice() {
+                    out |= !(x.abs() <= bound);
+                }
+                let keep = alive[l] & !out;
+                let cur = g.w[l].as_mut_slice();
+                for (c, n) in cur.iter_mut().zip(next.as_slice()) {
+                    *c = if keep { *n } else { *c };
+                }
+                bad[l] = alive[l] & out;
+                zero[l] = keep & absorbing & is_zero(&next);
+                event |= bad[l] | zero[l];
+            }
+            if event {
+                for l in 0..LANES {
+                    if bad[l] {
+                        g.status[l] = Status::Diverged(t);
+                        g.alive[l] = false;
+                    } else if zero[l] {
+                        g.status[l] = Status::Absorbed(t);
+                        g.alive[l] = false;
+                    }
+                }
+                // Lanes frozen in this block stay frozen for the rest of it.
+                return self.block_rest::<PLAIN>(g, t, k + 1, k_max);
+            }
+        }
+    }
+
+    /// Continue a block after an event changed which lanes are alive.
+    #[inline(never)]
+    fn block_rest<const PLAIN: bool>(
+        &self,
+        g: &mut Group<'_, M::W, O::State>,
+        t: u64,
+        k_from: usize,
+        k_max: usize,
+    ) {
+        if k_from >= k_max || !g.alive.iter().any(|a| *a) {
+            return;
+        }
+        // Shift the remaining draws to the front of the block buffers, then run them.
+        let batch = if PLAIN { 1 } else { self.noise.batch };
+        let d = <M::W as Vector>::DIM;
+        g.xs.copy_within(k_from * batch * LANES..k_max * batch * LANES, 0);
+        if !g.eps.is_empty() {
+            g.eps.copy_within(k_from * d * LANES..k_max * d * LANES, 0);
+        }
+        self.block::<PLAIN>(g, t, k_max - k_from);
     }
 
     fn init(&self, rng: &mut Philox4x32) -> M::W {
