@@ -222,6 +222,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     }
 
     fn run_chunk(&self, runs: std::ops::Range<u64>) -> Accumulator {
+        let _ftz = crate::flush::FlushToZero::on();
         let s = self.settings;
         let mut acc = Accumulator::new(&s.observe, s.steps);
         let d = <M::W as Vector>::DIM;

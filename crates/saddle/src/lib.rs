@@ -16,6 +16,7 @@
 pub mod config;
 pub mod ensemble;
 pub mod experiment;
+pub mod flush;
 pub mod model;
 pub mod noise;
 pub mod observe;

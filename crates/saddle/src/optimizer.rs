@@ -118,7 +118,8 @@ pub struct Adam {
     pub bias_correction: bool,
 }
 
-/// Per-run state of [`Adam`]: first moment, second moment, running maximum.
+/// Per-run state of [`Adam`]: first moment, second moment, running maximum, and β₁ᵗ, β₂ᵗ
+/// (kept as running products for the bias correction).
 #[derive(Clone, Copy, Debug)]
 pub struct AdamState<W> {
     /// m
@@ -127,31 +128,27 @@ pub struct AdamState<W> {
     pub v: W,
     /// v̂ (AMSGrad's running maximum)
     pub vmax: W,
+    /// β₁ᵗ
+    pub beta1_t: f64,
+    /// β₂ᵗ
+    pub beta2_t: f64,
 }
 
 impl<W: Vector> Optimizer<W> for Adam {
     type State = AdamState<W>;
     fn init(&self) -> AdamState<W> {
-        AdamState {
-            m: W::zeros(),
-            v: W::zeros(),
-            vmax: W::zeros(),
-        }
+        AdamState { m: W::zeros(), v: W::zeros(), vmax: W::zeros(), beta1_t: 1.0, beta2_t: 1.0 }
     }
     #[inline(always)]
-    fn update(&self, s: &mut AdamState<W>, w: &mut W, g: &W, t: u64) {
-        let (c1, c2) = if self.bias_correction {
-            let t = t as i32;
-            (1.0 - self.beta1.powi(t), 1.0 - self.beta2.powi(t))
-        } else {
-            (1.0, 1.0)
-        };
+    fn update(&self, s: &mut AdamState<W>, w: &mut W, g: &W, _t: u64) {
+        let bc = self.bias_correction;
+        if bc {
+            s.beta1_t *= self.beta1;
+            s.beta2_t *= self.beta2;
+        }
+        let (c1, c2) = (1.0 - s.beta1_t, 1.0 - s.beta2_t);
         let (ws, gs) = (w.as_mut_slice(), g.as_slice());
-        let (ms, vs, xs) = (
-            s.m.as_mut_slice(),
-            s.v.as_mut_slice(),
-            s.vmax.as_mut_slice(),
-        );
+        let (ms, vs, xs) = (s.m.as_mut_slice(), s.v.as_mut_slice(), s.vmax.as_mut_slice());
         for i in 0..ws.len() {
             let g = gs[i];
             ms[i] = self.beta1 * ms[i] + (1.0 - self.beta1) * g;
@@ -162,7 +159,11 @@ impl<W: Vector> Optimizer<W> for Adam {
             } else {
                 vs[i]
             };
-            ws[i] -= self.lr * (ms[i] / c1) / ((vh / c2).sqrt() + self.eps);
+            ws[i] -= if bc {
+                self.lr * (ms[i] / c1) / ((vh / c2).sqrt() + self.eps)
+            } else {
+                self.lr * ms[i] / (vh.sqrt() + self.eps)
+            };
         }
     }
 }

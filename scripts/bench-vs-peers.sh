@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Time saddle against the NumPy (and, with --jax, JAX) peer programs on the canonical
+# workloads, in one run on this machine, and print steps/s and ratios.
+#
+#   scripts/bench-vs-peers.sh [--size quick|paper] [--jax]
+#
+# The peers live in ../shared/peers (or $SADDLE_PEERS). Their Python dependencies are
+# installed into .venv-peers on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=quick
+jax=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) size="$2"; shift 2 ;;
+    --jax) jax=1; shift ;;
+    *) echo "usage: $0 [--size quick|paper] [--jax]" >&2; exit 2 ;;
+  esac
+done
+peers="${SADDLE_PEERS:-../shared/peers}"
+[ -f "$peers/workloads.py" ] || { echo "peer programs not found in $peers (set SADDLE_PEERS)" >&2; exit 2; }
+if [ ! -x .venv-peers/bin/python3 ]; then
+  python3 -m venv .venv-peers
+  .venv-peers/bin/pip install -q numpy
+fi
+if [ "$jax" = 1 ] && ! .venv-peers/bin/python3 -c "import jax" 2>/dev/null; then
+  .venv-peers/bin/pip install -q "jax[cpu]"
+fi
+cargo build --release -q -p saddle-cli
+impls="numpy"
+[ "$jax" = 1 ] && impls="numpy jax"
+printf "%-11s %-8s %14s %14s %9s\n" workload impl "steps/s" "saddle steps/s" ratio
+for w in quad-phase nn-sweep adaptive; do
+  s=$(./target/release/saddle bench --size "$size" --work "$w" --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['steps_per_s'])")
+  for impl in $impls; do
+    p=$(.venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size" | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['steps_per_s'])")
+    python3 -c "import sys; s,p=float(sys.argv[1]),float(sys.argv[2]); print(f'%-11s %-8s %14.3e %14.3e %8.1fx' % (sys.argv[3], sys.argv[4], p, s, s/p))" "$s" "$p" "$w" "$impl"
+  done
+done
