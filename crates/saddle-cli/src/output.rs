@@ -49,9 +49,15 @@ fn csv_bytes(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Re
     Ok(w.into_inner()?)
 }
 
+/// Format a number for CSV: the shortest text that reads back as the same f64, with an
+/// exponent for very small or large magnitudes (`1e-300`, not 300 zeros).
+pub fn num(x: f64) -> String {
+    format!("{x:?}")
+}
+
 /// Format an optional number; empty when absent.
 pub fn opt(x: Option<f64>) -> String {
-    x.map(|v| v.to_string()).unwrap_or_default()
+    x.map(num).unwrap_or_default()
 }
 
 /// `--out DIR` of `saddle run`.
@@ -77,8 +83,8 @@ pub fn write_run(dir: &Path, e: &Experiment, s: &Summary) -> Result<()> {
                 };
                 for (a, j) in idx.iter().enumerate() {
                     r.push(format!("w{}", h.params[a] + 1));
-                    r.push((h.lo[a] + width[a] * *j as f64).to_string());
-                    r.push((h.lo[a] + width[a] * (*j + 1) as f64).to_string());
+                    r.push(num(h.lo[a] + width[a] * *j as f64));
+                    r.push(num(h.lo[a] + width[a] * (*j + 1) as f64));
                 }
                 r.push(c.to_string());
                 rows.push(r);
@@ -162,7 +168,7 @@ pub fn write_run(dir: &Path, e: &Experiment, s: &Summary) -> Result<()> {
                 Status::Absorbed(t) => ("absorbed", t.to_string()),
             };
             let mut r = vec![f.run.to_string(), st.into(), step];
-            r.extend(f.w.iter().map(|x| x.to_string()));
+            r.extend(f.w.iter().map(|x| num(*x)));
             r
         });
         let h: Vec<&str> = header.iter().map(String::as_str).collect();

@@ -13,7 +13,7 @@
 //! drops a torn last line, and runs the rest.
 
 use crate::input::{self, InputError};
-use crate::output::{ensure_dir, opt, write_atomic};
+use crate::output::{ensure_dir, num, opt, write_atomic};
 use crate::{progress, ExpArgs};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -77,7 +77,7 @@ fn header(base: &Experiment) -> Vec<String> {
 
 fn row(base: &Experiment, cell: &Cell, s: &Summary) -> Vec<String> {
     let mut r = vec![cell.index.to_string()];
-    r.extend(cell.assignments.iter().map(|(_, v)| v.to_string()));
+    r.extend(cell.assignments.iter().map(|(_, v)| num(*v)));
     r.extend([
         s.runs.to_string(),
         s.steps.to_string(),
