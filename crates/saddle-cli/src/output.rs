@@ -63,6 +63,13 @@ pub fn opt(x: Option<f64>) -> String {
 /// `--out DIR` of `saddle run`.
 pub fn write_run(dir: &Path, e: &Experiment, s: &Summary) -> Result<()> {
     ensure_dir(dir)?;
+    // Tables this run does not produce are removed, so the directory never mixes runs.
+    for stale in ["histograms.csv", "histograms2d.csv", "trace.csv", "escape_rate.csv", "final_states.csv"] {
+        let p = dir.join(stale);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
+        }
+    }
     write_atomic(&dir.join("config.toml"), e.to_toml().as_bytes())?;
     write_atomic(
         &dir.join("summary.json"),
@@ -177,10 +184,19 @@ pub fn write_run(dir: &Path, e: &Experiment, s: &Summary) -> Result<()> {
     Ok(())
 }
 
+/// A number for people: fixed point in a readable range, else with an exponent.
+fn show(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e6).contains(&v.abs()) {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
 fn pm(v: Option<f64>, se: Option<f64>) -> String {
     match (v, se) {
-        (Some(v), Some(se)) => format!("{v:.6} ± {se:.2e}"),
-        (Some(v), None) => format!("{v:.6}"),
+        (Some(v), Some(se)) => format!("{} ± {se:.2e}", show(v)),
+        (Some(v), None) => show(v),
         _ => "n/a".into(),
     }
 }

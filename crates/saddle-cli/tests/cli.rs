@@ -905,7 +905,20 @@ fn run_json_fig1_left() {
     );
     // Uniform init in [-1, 1): everything inside the range at step 0.
     assert_eq!(u(&h[0], "underflow") + u(&h[0], "overflow"), 0);
-    assert_eq!(s["trace"].as_array().unwrap().len(), 30);
+    // 30 log-spaced trace steps from 1 to 1000, rounded and deduplicated.
+    let ts: Vec<u64> = s["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| u(p, "t"))
+        .collect();
+    assert!(ts.len() <= 30 && ts.len() >= 20, "trace steps {ts:?}");
+    assert_eq!(
+        (ts[0], *ts.last().unwrap()),
+        (1, 1000),
+        "trace steps {ts:?}"
+    );
+    assert!(ts.windows(2).all(|w| w[0] < w[1]), "trace steps {ts:?}");
 }
 
 #[test]

@@ -159,7 +159,9 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             record: settings.observe.record_steps(settings.steps),
             atoms: noise.atoms(),
             moments: noise.moments(),
-            absorbing: model.origin_is_fixed() && settings.sigma == 0.0,
+            absorbing: model.origin_is_fixed()
+                && settings.sigma == 0.0
+                && opt.rests_with_zero_gradient(),
         };
         if settings.gradient == GradientSource::Expected {
             let mut g = M::W::zeros();
@@ -442,7 +444,14 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     }
 }
 
+/// Below this magnitude in every coordinate a run counts as having reached 0: 2⁻⁹⁶⁹, the
+/// smallest scale at which a relative update of 2⁻⁵³ (one unit in the last place) is still a
+/// normal number. With subnormals flushed to zero ([`crate::flush`]) a state below it could
+/// otherwise stall, its updates underflowing to 0 while it does not.
+pub const ABSORB_BELOW: f64 = f64::MIN_POSITIVE * (1u64 << 53) as f64;
+
+/// Whether a state has reached 0 (exactly, or below [`ABSORB_BELOW`] in every coordinate).
 #[inline(always)]
 fn is_zero<W: Vector>(w: &W) -> bool {
-    w.as_slice().iter().all(|x| *x == 0.0)
+    w.as_slice().iter().all(|x| x.abs() < ABSORB_BELOW)
 }

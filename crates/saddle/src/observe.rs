@@ -164,20 +164,47 @@ impl Hist {
 }
 
 /// Bin index of `x` in [lo, hi) with `n` bins: Err(false) below, Err(true) at or above hi.
+///
+/// Bin i is [lo + i·w, lo + (i+1)·w) with w = (hi − lo)/n, the edges exactly as computed (and
+/// written to CSV); the index from the division is corrected by one where rounding put `x`
+/// across an edge (e.g. x = −10⁻²⁰⁰ with lo = −1 must land left of 0).
 #[inline]
 fn bin(x: f64, lo: f64, hi: f64, n: usize) -> Result<usize, bool> {
     if x < lo {
-        Err(false)
-    } else if x >= hi {
-        // The upper edge belongs to the last bin.
-        if x == hi {
-            Ok(n - 1)
-        } else {
-            Err(true)
-        }
-    } else {
-        Ok((((x - lo) / (hi - lo) * n as f64) as usize).min(n - 1))
+        return Err(false);
     }
+    if x > hi {
+        return Err(true);
+    }
+    let width = (hi - lo) / n as f64;
+    let mut i = (((x - lo) / width) as usize).min(n - 1);
+    if i > 0 && x < lo + width * i as f64 {
+        i -= 1;
+    } else if i + 1 < n && x >= lo + width * (i + 1) as f64 {
+        i += 1;
+    }
+    // The upper edge belongs to the last bin.
+    Ok(i)
+}
+
+/// ln‖w‖ without overflow or underflow of the squares (scaled by the largest coordinate).
+#[inline]
+pub fn ln_norm(w: &[f64]) -> f64 {
+    let m = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if m == 0.0 || !m.is_finite() || w.len() == 1 {
+        return m.ln();
+    }
+    m.ln() + 0.5 * w.iter().map(|x| (x / m) * (x / m)).sum::<f64>().ln()
+}
+
+/// ‖w‖ without overflow or underflow of the squares.
+#[inline]
+pub fn norm(w: &[f64]) -> f64 {
+    let m = w.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if m == 0.0 || !m.is_finite() || w.len() == 1 {
+        return m;
+    }
+    m * w.iter().map(|x| (x / m) * (x / m)).sum::<f64>().sqrt()
 }
 
 #[derive(Clone, Debug, Default)]
@@ -275,7 +302,6 @@ impl Accumulator {
                 }
             }
         }
-        let norm = || v.w.iter().map(|x| x * x).sum::<f64>().sqrt();
         let trace_push = |acc: &mut TraceAcc| match v.status {
             Status::Diverged(_) => acc.diverged += 1,
             s => {
@@ -285,17 +311,19 @@ impl Accumulator {
                 if let Some(l) = v.loss {
                     acc.loss.push(l);
                 }
-                acc.norm.push(norm());
+                acc.norm.push(norm(v.w));
             }
         };
         if let Ok(k) = spec.trace_steps.binary_search(&v.t) {
             trace_push(&mut self.trace[k]);
         }
         if let Ok(k) = spec.escape_rate_steps.binary_search(&v.t) {
-            let n0 = v.w0.iter().map(|x| x * x).sum::<f64>().sqrt();
             let (acc, excluded) = &mut self.gamma[k];
+            let zero_start = v.w0.iter().all(|x| *x == 0.0);
             match v.status {
-                Status::Alive if n0 > 0.0 => acc.push((norm() / n0).ln() / v.t as f64),
+                Status::Alive if !zero_start => {
+                    acc.push((ln_norm(v.w) - ln_norm(v.w0)) / v.t as f64)
+                }
                 _ => *excluded += 1,
             }
         }

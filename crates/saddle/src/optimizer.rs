@@ -14,6 +14,10 @@ pub trait Optimizer<W: Vector>: Send + Sync {
     fn init(&self) -> Self::State;
     /// Apply the update at step `t` (1-based) with gradient `g`.
     fn update(&self, state: &mut Self::State, w: &mut W, g: &W, t: u64);
+    /// Whether a zero gradient gives a zero step whatever the state (so a run resting at a
+    /// fixed point of the landscape stays there). False for momentum, whose buffer keeps
+    /// moving w after the gradient vanishes.
+    fn rests_with_zero_gradient(&self) -> bool;
 }
 
 /// Plain (minibatch) SGD, Eq. 2: w ← w − λĝ. GD is the same rule fed the expected gradient.
@@ -26,6 +30,9 @@ pub struct Sgd {
 impl<W: Vector> Optimizer<W> for Sgd {
     type State = ();
     fn init(&self) {}
+    fn rests_with_zero_gradient(&self) -> bool {
+        true
+    }
     #[inline(always)]
     fn update(&self, _: &mut (), w: &mut W, g: &W, _t: u64) {
         for (w, g) in w.as_mut_slice().iter_mut().zip(g.as_slice()) {
@@ -48,6 +55,9 @@ impl<W: Vector> Optimizer<W> for Momentum {
     type State = W;
     fn init(&self) -> W {
         W::zeros()
+    }
+    fn rests_with_zero_gradient(&self) -> bool {
+        self.beta == 0.0
     }
     #[inline(always)]
     fn update(&self, m: &mut W, w: &mut W, g: &W, _t: u64) {
@@ -78,6 +88,9 @@ impl<W: Vector> Optimizer<W> for RmsProp {
     type State = W;
     fn init(&self) -> W {
         W::zeros()
+    }
+    fn rests_with_zero_gradient(&self) -> bool {
+        true
     }
     #[inline(always)]
     fn update(&self, v: &mut W, w: &mut W, g: &W, _t: u64) {
@@ -138,6 +151,9 @@ impl<W: Vector> Optimizer<W> for Adam {
     type State = AdamState<W>;
     fn init(&self) -> AdamState<W> {
         AdamState { m: W::zeros(), v: W::zeros(), vmax: W::zeros(), beta1_t: 1.0, beta2_t: 1.0 }
+    }
+    fn rests_with_zero_gradient(&self) -> bool {
+        self.beta1 == 0.0
     }
     #[inline(always)]
     fn update(&self, s: &mut AdamState<W>, w: &mut W, g: &W, _t: u64) {

@@ -476,9 +476,13 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
     let optimizer = parse_optimizer(&r.req_table("optimizer")?)?;
     let dv = r.table("divergence", &empty)?;
     dv.only(&["bound"])?;
-    let bound = dv.f64_or("bound", 1e100)?;
+    // `inf` (the default) is allowed here: then only non-finite states diverge.
+    let bound = match dv.table.get("bound") {
+        Some(Value::Float(f)) if *f == f64::INFINITY => f64::INFINITY,
+        _ => dv.f64_or("bound", f64::INFINITY)?,
+    };
     if bound <= 0.0 {
-        return dv.err("bound", format!("must be > 0 (got {bound})"));
+        return dv.err("bound", format!("must be > 0 or inf (got {bound})"));
     }
     let (observe, trace_points) = parse_observe(&r.table("observe", &empty)?, d, steps)?;
     let sweep = if r.has("sweep") {

@@ -1,0 +1,331 @@
+//! Update rules against steps worked out by hand (the arithmetic is in the comments and the
+//! expected values are written as the literal expressions of that arithmetic), then a few
+//! deterministic runs through the engine that check it feeds the optimizer the right gradient,
+//! the right (1-based) step counter, persistent state and the box constraint.
+
+use saddle::config::Experiment;
+use saddle::optimizer::{Adam, AdamState, Momentum, Optimizer, RmsProp, Sgd};
+
+/// Tolerance for hand-computed steps: a few ulps of O(1) numbers.
+const TOL: f64 = 1e-14;
+
+fn assert_close(got: &[f64], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= TOL * (1.0 + w.abs()),
+            "{what}: coordinate {i} is {g}, expected {w} (all: {got:?} vs {want:?})"
+        );
+    }
+}
+
+/// Apply `grads` one after another (t = 1, 2, …) and check w after each step.
+fn steps<O: Optimizer<[f64; N]>, const N: usize>(
+    opt: &O,
+    w0: [f64; N],
+    grads: &[[f64; N]],
+    want: &[[f64; N]],
+    what: &str,
+) -> O::State {
+    let mut s = opt.init();
+    let mut w = w0;
+    for (k, (g, e)) in grads.iter().zip(want).enumerate() {
+        opt.update(&mut s, &mut w, g, k as u64 + 1);
+        assert_close(&w, e, &format!("{what}, after step {}", k + 1));
+    }
+    s
+}
+
+#[test]
+fn sgd_steps() {
+    // w ← w − λg with λ = 0.1:
+    // [1, −2] − 0.1·[0.5, −1] = [0.95, −1.9]; − 0.1·[2, 0] = [0.75, −1.9];
+    // − 0.1·[−1, 4] = [0.85, −2.3].
+    steps(
+        &Sgd { lr: 0.1 },
+        [1.0, -2.0],
+        &[[0.5, -1.0], [2.0, 0.0], [-1.0, 4.0]],
+        &[[0.95, -1.9], [0.75, -1.9], [0.85, -2.3]],
+        "sgd",
+    );
+}
+
+#[test]
+fn momentum_steps() {
+    // m ← βm + g, w ← w − λm with λ = 0.1, β = 0.9, m₀ = 0.
+    // w₁: g = 1, 0.5, −2:  m = 1 → w = 0.9;  m = 0.9 + 0.5 = 1.4 → w = 0.76;
+    //                      m = 1.26 − 2 = −0.74 → w = 0.834.
+    // w₂ (from 0): g = −1, 3, 0: m = −1 → w = 0.1;  m = −0.9 + 3 = 2.1 → w = −0.11;
+    //                      m = 1.89 → w = −0.299.
+    let m = steps(
+        &Momentum { lr: 0.1, beta: 0.9 },
+        [1.0, 0.0],
+        &[[1.0, -1.0], [0.5, 3.0], [-2.0, 0.0]],
+        &[[0.9, 0.1], [0.76, -0.11], [0.834, -0.299]],
+        "momentum",
+    );
+    assert_close(&m, &[-0.74, 1.89], "momentum buffer");
+}
+
+#[test]
+fn rmsprop_steps_pytorch_form() {
+    // v ← βv + (1−β)g², w ← w − λg/(√v + ε) with λ = 0.1, β = 0.9, ε = 0.1 (large on
+    // purpose: PyTorch adds ε outside the square root, and that is what is checked).
+    // g = 2:  v = 0.1·4 = 0.4;            w = 1 − 0.1·2/(√0.4 + 0.1)
+    // g = −1: v = 0.36 + 0.1 = 0.46;      w += 0.1/(√0.46 + 0.1)
+    // g = 0:  v = 0.414;                  w unchanged
+    let w1 = 1.0 - 0.1 * 2.0 / (0.4f64.sqrt() + 0.1);
+    let w2 = w1 + 0.1 / (0.46f64.sqrt() + 0.1);
+    let v = steps(
+        &RmsProp {
+            lr: 0.1,
+            beta: 0.9,
+            eps: 0.1,
+        },
+        [1.0],
+        &[[2.0], [-1.0], [0.0]],
+        &[[w1], [w2], [w2]],
+        "rmsprop",
+    );
+    assert_close(&v, &[0.414], "rmsprop v");
+}
+
+fn adam(amsgrad: bool, bias_correction: bool, eps: f64) -> Adam {
+    Adam {
+        lr: 0.1,
+        beta1: 0.5,
+        beta2: 0.75,
+        eps,
+        amsgrad,
+        bias_correction,
+    }
+}
+
+// The gradient sequence g = 2, −1, 0.5 with β₁ = 0.5, β₂ = 0.75, λ = 0.1, w₀ = 1:
+//   m₁ = 0.5·2 = 1,            v₁ = 0.25·4 = 1
+//   m₂ = 0.5 − 0.5 = 0,        v₂ = 0.75 + 0.25 = 1
+//   m₃ = 0 + 0.25 = 0.25,      v₃ = 0.75 + 0.0625 = 0.8125   (v decreases: AMSGrad's max
+//                                                              keeps v̂₃ = 1)
+const GRADS: [[f64; 1]; 3] = [[2.0], [-1.0], [0.5]];
+
+#[test]
+fn adam_paper_variant_fig2() {
+    // No bias correction, ε = 0: w ← w − λ m/√v.
+    // w₁ = 1 − 0.1·1/1 = 0.9; w₂ = 0.9 (m₂ = 0); w₃ = 0.9 − 0.1·0.25/√0.8125.
+    let s = steps(
+        &adam(false, false, 0.0),
+        [1.0],
+        &GRADS,
+        &[[0.9], [0.9], [0.9 - 0.1 * 0.25 / 0.8125f64.sqrt()]],
+        "adam (paper)",
+    );
+    assert_close(&s.m, &[0.25], "m");
+    assert_close(&s.v, &[0.8125], "v");
+}
+
+#[test]
+fn amsgrad_paper_variant_fig2() {
+    // Eqs 12–15: v̂ = max(v̂, v): v̂ = 1, 1, max(1, 0.8125) = 1.
+    // w₁ = 0.9; w₂ = 0.9; w₃ = 0.9 − 0.1·0.25/1 = 0.875.
+    let s: AdamState<[f64; 1]> = steps(
+        &adam(true, false, 0.0),
+        [1.0],
+        &GRADS,
+        &[[0.9], [0.9], [0.875]],
+        "amsgrad (paper)",
+    );
+    assert_close(&s.v, &[0.8125], "v");
+    assert_close(&s.vmax, &[1.0], "v̂");
+}
+
+#[test]
+fn amsgrad_paper_without_momentum_is_normalised_sgd() {
+    // β₁ = 0 (the case of Prop. 5): m = g, so w ← w − λ g/√v̂ with v̂ the running max of v.
+    // β₂ = 0.75, g = 2, −1, 0.5: v = 1, 1, 0.8125, v̂ = 1, 1, 1:
+    // w = 1 − 0.2 = 0.8; 0.8 + 0.1 = 0.9; 0.9 − 0.05 = 0.85.
+    let opt = Adam {
+        beta1: 0.0,
+        ..adam(true, false, 0.0)
+    };
+    steps(
+        &opt,
+        [1.0],
+        &GRADS,
+        &[[0.8], [0.9], [0.85]],
+        "amsgrad β₁ = 0",
+    );
+}
+
+#[test]
+fn adam_library_variant_bias_corrected() {
+    // m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ): c₁ = 0.5, 0.75, 0.875; c₂ = 0.25, 0.4375, 0.578125.
+    // t = 1: m̂ = 2, v̂ = 4: w = 1 − 0.1·2/(2 + ε) (the classic first Adam step ≈ λ·sign g).
+    // t = 2: m = 0: no move.
+    // t = 3: w −= 0.1·(0.25/0.875)/(√(0.8125/0.578125) + ε).
+    for eps in [0.0, 1e-3] {
+        let w1 = 1.0 - 0.1 * 2.0 / (2.0 + eps);
+        let w3 = w1 - 0.1 * (0.25 / 0.875) / ((0.8125f64 / 0.578125).sqrt() + eps);
+        steps(
+            &adam(false, true, eps),
+            [1.0],
+            &GRADS,
+            &[[w1], [w1], [w3]],
+            "adam (library)",
+        );
+    }
+}
+
+#[test]
+fn amsgrad_library_variant_max_over_uncorrected_v() {
+    // PyTorch: v̂ = max over the *uncorrected* v (max(1, 1, 0.8125) = 1), then divided by
+    // 1 − β₂ᵗ: at t = 3, v̂ = 1/0.578125.
+    // w₃ = 0.9 − 0.1·(0.25/0.875)/√(1/0.578125).
+    let w3 = 0.9 - 0.1 * (0.25 / 0.875) / (1.0f64 / 0.578125).sqrt();
+    let s = steps(
+        &adam(true, true, 0.0),
+        [1.0],
+        &GRADS,
+        &[[0.9], [0.9], [w3]],
+        "amsgrad (library)",
+    );
+    assert_close(&s.vmax, &[1.0], "v̂ (uncorrected)");
+    // Not optax's order (max after correction: max(4, 1/0.4375, 0.8125/0.578125) = 4), which
+    // would give 0.9 − 0.1·(0.25/0.875)/2.
+    let optax = 0.9 - 0.1 * (0.25 / 0.875) / 2.0;
+    assert!((w3 - optax).abs() > 1e-3);
+}
+
+#[test]
+fn coordinates_are_updated_independently() {
+    // A 2-D Adam step equals two 1-D steps.
+    for (ams, lib) in [(false, false), (true, false), (false, true), (true, true)] {
+        let opt = adam(ams, lib, 1e-8);
+        let mut s2 = Optimizer::<[f64; 2]>::init(&opt);
+        let (mut sa, mut sb) = (
+            Optimizer::<[f64; 1]>::init(&opt),
+            Optimizer::<[f64; 1]>::init(&opt),
+        );
+        let (mut w2, mut wa, mut wb) = ([1.0, -0.5], [1.0], [-0.5]);
+        for (t, g) in [[2.0, 0.3], [-1.0, -4.0], [0.5, 1.0], [0.0, 2.0]]
+            .iter()
+            .enumerate()
+        {
+            let t = t as u64 + 1;
+            opt.update(&mut s2, &mut w2, g, t);
+            opt.update(&mut sa, &mut wa, &[g[0]], t);
+            opt.update(&mut sb, &mut wb, &[g[1]], t);
+            assert_eq!(w2, [wa[0], wb[0]]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the engine (public API), with deterministic data so every step is known.
+// ---------------------------------------------------------------------------------------------
+
+fn run_final(toml: &str) -> Vec<Vec<f64>> {
+    let exp = Experiment::from_toml(toml).expect("valid experiment");
+    let s = saddle::experiment::run(&exp, 0, None).expect("runs");
+    assert_eq!(s.diverged, 0);
+    s.final_states
+        .expect("final_states requested")
+        .into_iter()
+        .map(|f| f.w)
+        .collect()
+}
+
+fn exp(noise: &str, optimizer: &str, w0: f64, steps: u64) -> String {
+    format!(
+        r#"
+        runs = 3
+        steps = {steps}
+        [model]
+        kind = "quadratic"
+        [noise]
+        {noise}
+        [init]
+        kind = "point"
+        w = [{w0:?}]
+        [optimizer]
+        {optimizer}
+        [observe]
+        final_states = true
+        "#
+    )
+}
+
+#[test]
+fn engine_momentum_keeps_its_buffer_across_steps() {
+    // L̂ = x w²/2 with x ≡ 2: g = 2w. λ = 0.1, β = 0.9, w₀ = 1:
+    // g = 2 → m = 2, w = 0.8;  g = 1.6 → m = 1.8 + 1.6 = 3.4, w = 0.46;
+    // g = 0.92 → m = 3.06 + 0.92 = 3.98, w = 0.062.
+    let f = run_final(&exp(
+        "kind = \"discrete\"\nvalues = [2.0]\nprobs = [1.0]",
+        "kind = \"momentum\"\nlr = 0.1\nbeta = 0.9",
+        1.0,
+        3,
+    ));
+    for w in f {
+        assert_close(&w, &[0.062], "engine momentum");
+    }
+}
+
+#[test]
+fn engine_passes_one_based_step_to_bias_correction() {
+    // x ≡ 1: g = w. Adam library, β₁ = 0.5, β₂ = 0.75, ε = 0, λ = 0.1, w₀ = 1:
+    // t = 1: m = 0.5, v = 0.25, m̂ = 1, v̂ = 1 → w = 0.9
+    // t = 2: g = 0.9: m = 0.25 + 0.45 = 0.7, v = 0.1875 + 0.2025 = 0.39;
+    //        m̂ = 0.7/0.75, v̂ = 0.39/0.4375 → w = 0.9 − 0.1·(0.7/0.75)/√(0.39/0.4375).
+    // (With a 0-based counter the first step would divide by 1 − β⁰ = 0.)
+    let want = 0.9 - 0.1 * (0.7 / 0.75) / (0.39f64 / 0.4375).sqrt();
+    let f = run_final(&exp(
+        "kind = \"discrete\"\nvalues = [1.0]\nprobs = [1.0]",
+        "kind = \"adam\"\nvariant = \"library\"\nlr = 0.1\nbeta1 = 0.5\nbeta2 = 0.75\neps = 0.0",
+        1.0,
+        2,
+    ));
+    for w in f {
+        assert_close(&w, &[want], "engine adam (library)");
+    }
+}
+
+#[test]
+fn engine_gd_uses_the_expected_gradient() {
+    // GD on the quadratic with two-point noise (E[x] = a/2 = −0.5): w_T = w₀(1 + 0.5λ)^T with
+    // λ = 0.2, T = 7: w₇ = 0.3·1.1⁷ for every run (no randomness in GD).
+    let f = run_final(&exp(
+        "kind = \"two-point\"\na = -1.0",
+        "kind = \"gd\"\nlr = 0.2",
+        0.3,
+        7,
+    ));
+    let want = 0.3 * 1.1f64.powi(7);
+    for w in f {
+        assert!((w[0] - want).abs() < 1e-14, "{} vs {want}", w[0]);
+    }
+}
+
+#[test]
+fn engine_clips_after_every_step() {
+    // x ≡ −1 pushes w outward: w ← 1.5w with λ = 0.5. From 0.8: 1.2 → clipped to 1; then
+    // 1.5 → 1 again. Without the clip, w₂ = 1.8.
+    let f = run_final(&exp(
+        "kind = \"discrete\"\nvalues = [-1.0]\nprobs = [1.0]",
+        "kind = \"sgd\"\nlr = 0.5\nclip = [-1.0, 1.0]",
+        0.8,
+        2,
+    ));
+    for w in f {
+        assert_eq!(w, vec![1.0]);
+    }
+    // One step from −0.6: −0.6·1.5 = −0.9, inside [−1, 1], so the clip leaves it alone.
+    let f = run_final(&exp(
+        "kind = \"discrete\"\nvalues = [-1.0]\nprobs = [1.0]",
+        "kind = \"sgd\"\nlr = 0.5\nclip = [-1.0, 1.0]",
+        -0.6,
+        1,
+    ));
+    for w in f {
+        assert_close(&w, &[-0.9], "unclipped step");
+    }
+}
