@@ -64,7 +64,13 @@ pub fn opt(x: Option<f64>) -> String {
 pub fn write_run(dir: &Path, e: &Experiment, s: &Summary) -> Result<()> {
     ensure_dir(dir)?;
     // Tables this run does not produce are removed, so the directory never mixes runs.
-    for stale in ["histograms.csv", "histograms2d.csv", "trace.csv", "escape_rate.csv", "final_states.csv"] {
+    for stale in [
+        "histograms.csv",
+        "histograms2d.csv",
+        "trace.csv",
+        "escape_rate.csv",
+        "final_states.csv",
+    ] {
         let p = dir.join(stale);
         if p.exists() {
             std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;

@@ -287,12 +287,14 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
             .map_err(|e| InputError(format!("{} is not a sweep directory ({e})", d.display())))?;
         match &config {
             None => config = Some(c),
-            Some(first) if *first != c => return Err(InputError(format!(
+            Some(first) if *first != c => {
+                return Err(InputError(format!(
                 "{} holds a different experiment than {}; only shards of one sweep can be merged",
                 d.display(),
                 dirs[0].display()
             ))
-            .into()),
+                .into())
+            }
             _ => {}
         }
         for (k, line) in read_journal(&d.join(JOURNAL), false)? {

@@ -24,6 +24,42 @@ pub const LANES: usize = 8;
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
 
+/// The data of a block: the sample for step k of lane l.
+trait Draws {
+    fn at(&self, k: usize, l: usize) -> Sample;
+}
+
+/// Samples drawn into a buffer, index k·LANES + l.
+struct Buffered<'a>(&'a [Sample]);
+
+impl Draws for Buffered<'_> {
+    #[inline(always)]
+    fn at(&self, k: usize, l: usize) -> Sample {
+        self.0[k * LANES + l]
+    }
+}
+
+/// Two equally likely values, one per step: bit k of lane l's word picks heads (1) or
+/// tails (0), so the draws for a block cost one word per run instead of a buffer.
+struct Coins {
+    bits: [u32; LANES],
+    heads: Sample,
+    tails: Sample,
+}
+
+impl Draws for Coins {
+    #[inline(always)]
+    fn at(&self, k: usize, l: usize) -> Sample {
+        // Select by mask: a branch on a random bit mispredicts half the time.
+        let m = (((self.bits[l] >> k) & 1) as u64).wrapping_neg();
+        let sel = |a: f64, b: f64| f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m));
+        Sample {
+            x: sel(self.heads.x, self.tails.x),
+            y: sel(self.heads.y, self.tails.y),
+        }
+    }
+}
+
 /// Up to [`LANES`] runs in flight, structure-of-arrays.
 struct Group<'s, W, S> {
     run: [u64; LANES],
@@ -129,6 +165,7 @@ pub struct Ensemble<'a, M: Model, O: Optimizer<M::W>> {
     atoms: Option<Vec<(Sample, f64)>>,
     moments: Moments,
     absorbing: bool,
+    coin: Option<(Sample, Sample)>,
 }
 
 impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
@@ -162,6 +199,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             absorbing: model.origin_is_fixed()
                 && settings.sigma == 0.0
                 && opt.rests_with_zero_gradient(),
+            coin: noise.sampler().coin(),
         };
         if settings.gradient == GradientSource::Expected {
             let mut g = M::W::zeros();
@@ -224,6 +262,25 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     }
 
     fn run_chunk(&self, runs: std::ops::Range<u64>) -> Accumulator {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2 (checked just above).
+            return unsafe { self.run_chunk_avx2(runs) };
+        }
+        self.run_chunk_body(runs)
+    }
+
+    /// [`Ensemble::run_chunk_body`] compiled with AVX2 enabled, so the lane loops use
+    /// 256-bit vectors. Only instructions that round exactly as their scalar forms are
+    /// involved (no FMA contraction), so the results are bit-identical to the baseline build.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_chunk_avx2(&self, runs: std::ops::Range<u64>) -> Accumulator {
+        self.run_chunk_body(runs)
+    }
+
+    #[inline(always)]
+    fn run_chunk_body(&self, runs: std::ops::Range<u64>) -> Accumulator {
         let _ftz = crate::flush::FlushToZero::on();
         let s = self.settings;
         let mut acc = Accumulator::new(&s.observe, s.steps);
@@ -277,6 +334,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// no data-dependent branch, so the processor overlaps (and the compiler can vectorise)
     /// independent runs. Runs that diverge or are absorbed are frozen by a select, and
     /// handled in a rare scalar pass.
+    #[inline(always)]
     fn run_group(&self, g: &mut Group<'_, M::W, O::State>, acc: &mut Accumulator) {
         let s = self.settings;
         let d = <M::W as Vector>::DIM;
@@ -286,30 +344,50 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         for &stop in &self.record {
             while t < stop && g.alive.iter().any(|a| *a) {
                 let k_max = (stop - t).min(BLOCK as u64) as usize;
-                for l in 0..g.n {
-                    if !g.alive[l] {
-                        continue;
-                    }
-                    let (rng, sampler) = (&mut g.rng[l], &mut g.sampler[l]);
-                    if s.sigma == 0.0 {
-                        if sampled {
-                            sampler.fill(rng, &mut g.xs, l, LANES, k_max * batch);
-                        }
-                    } else {
-                        for k in 0..k_max {
-                            if sampled {
-                                sampler.fill(rng, &mut g.xs, k * batch * LANES + l, LANES, batch);
-                            }
-                            for i in 0..d {
-                                g.eps[(k * d + i) * LANES + l] = s.sigma * standard_normal(rng);
-                            }
+                let plain = sampled && batch == 1 && s.sigma == 0.0;
+                if let (true, Some((heads, tails))) = (plain, self.coin) {
+                    // Two equally likely values: the block's data are its coin bits.
+                    let mut bits = [0u32; LANES];
+                    for l in 0..g.n {
+                        if g.alive[l] {
+                            bits[l] = g.sampler[l].take_bits(&mut g.rng[l], k_max as u32);
                         }
                     }
-                }
-                if sampled && batch == 1 && s.sigma == 0.0 {
-                    self.block::<true>(g, t, k_max);
+                    self.block::<true, _>(g, &Coins { bits, heads, tails }, t, k_max);
                 } else {
-                    self.block::<false>(g, t, k_max);
+                    for l in 0..g.n {
+                        if !g.alive[l] {
+                            continue;
+                        }
+                        let (rng, sampler) = (&mut g.rng[l], &mut g.sampler[l]);
+                        if s.sigma == 0.0 {
+                            if sampled {
+                                sampler.fill(rng, &mut g.xs, l, LANES, k_max * batch);
+                            }
+                        } else {
+                            for k in 0..k_max {
+                                if sampled {
+                                    sampler.fill(
+                                        rng,
+                                        &mut g.xs,
+                                        k * batch * LANES + l,
+                                        LANES,
+                                        batch,
+                                    );
+                                }
+                                for i in 0..d {
+                                    g.eps[(k * d + i) * LANES + l] = s.sigma * standard_normal(rng);
+                                }
+                            }
+                        }
+                    }
+                    let xs = std::mem::take(&mut g.xs);
+                    if plain {
+                        self.block::<true, _>(g, &Buffered(&xs), t, k_max);
+                    } else {
+                        self.block::<false, _>(g, &Buffered(&xs), t, k_max);
+                    }
+                    g.xs = xs;
                 }
                 t += k_max as u64;
             }
@@ -319,6 +397,16 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     None
                 } else {
                     self.expected_loss(&g.w[l])
+                };
+                // A finite state whose loss overflows has diverged as surely as one past
+                // the bound: it is counted so, never averaged into an infinite mean.
+                let loss = match loss {
+                    Some(v) if !v.is_finite() => {
+                        g.status[l] = Status::Diverged(stop);
+                        g.alive[l] = false;
+                        None
+                    }
+                    other => other,
                 };
                 acc.record(
                     &s.observe,
@@ -339,57 +427,70 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// (one sampled data point per step, no injected noise: the common case) is a
     /// compile-time flag so that case's loop carries no batch loop or noise branch.
     #[inline(always)]
-    fn block<const PLAIN: bool>(&self, g: &mut Group<'_, M::W, O::State>, t0: u64, k_max: usize) {
+    fn block<const PLAIN: bool, D: Draws>(
+        &self,
+        g: &mut Group<'_, M::W, O::State>,
+        data: &D,
+        t0: u64,
+        k_max: usize,
+    ) {
         let s = self.settings;
         let d = <M::W as Vector>::DIM;
         let batch = self.noise.batch;
         let scale = 1.0 / batch as f64;
         let sampled = s.gradient == GradientSource::Sampled;
-        let (sigma, clip, bound, absorbing) = (s.sigma, s.clip, s.bound, self.absorbing);
-        let alive = g.alive;
+        let (sigma, bound, absorbing) = (s.sigma, s.bound, self.absorbing);
+        // Without a box the clamp is to (−∞, ∞), which leaves every value (NaN included)
+        // unchanged: one branch-free path for both cases.
+        let (lo, hi) = s.clip.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        let mut alive = g.alive;
+        // Each phase below is a simple loop over the lanes, which the compiler vectorises.
         for k in 0..k_max {
             let t = t0 + k as u64 + 1;
-            let mut bad = [false; LANES];
-            let mut zero = [false; LANES];
-            let mut event = false;
-            for l in 0..LANES {
-                let w = g.w[l];
-                let mut grad = M::W::zeros();
-                if PLAIN {
-                    self.model.grad_acc(&w, &g.xs[k * LANES + l], 1.0, &mut grad);
-                } else {
+            let mut grad = [M::W::zeros(); LANES];
+            if PLAIN {
+                for l in 0..LANES {
+                    self.model
+                        .grad_acc(&g.w[l], &data.at(k, l), 1.0, &mut grad[l]);
+                }
+            } else {
+                for l in 0..LANES {
                     if sampled {
                         for b in 0..batch {
-                            let x = &g.xs[(k * batch + b) * LANES + l];
-                            self.model.grad_acc(&w, x, scale, &mut grad);
+                            let x = data.at(k * batch + b, l);
+                            self.model.grad_acc(&g.w[l], &x, scale, &mut grad[l]);
                         }
                     } else {
-                        self.expected_grad(&w, &mut grad);
+                        self.expected_grad(&g.w[l], &mut grad[l]);
                     }
                     if sigma != 0.0 {
-                        for (i, gi) in grad.as_mut_slice().iter_mut().enumerate() {
+                        for (i, gi) in grad[l].as_mut_slice().iter_mut().enumerate() {
                             *gi += g.eps[(k * d + i) * LANES + l];
                         }
                     }
                 }
-                let mut next = w;
-                self.opt.update(&mut g.state[l], &mut next, &grad, t);
-                if let Some((lo, hi)) = clip {
-                    for x in next.as_mut_slice() {
-                        *x = x.clamp(lo, hi);
-                    }
-                }
+            }
+            let mut next = g.w;
+            for l in 0..LANES {
+                self.opt.update(&mut g.state[l], &mut next[l], &grad[l], t);
+            }
+            let mut bad = [false; LANES];
+            let mut zero = [false; LANES];
+            let mut event = false;
+            for l in 0..LANES {
                 let mut out = false;
-                for x in next.as_slice() {
-                    out |= !(x.abs() <= bound);
+                let mut tiny = true;
+                for x in next[l].as_mut_slice() {
+                    *x = x.clamp(lo, hi);
+                    out |= !(x.is_finite() && x.abs() <= bound);
+                    tiny &= x.abs() < ABSORB_BELOW;
                 }
                 let keep = alive[l] & !out;
-                let cur = g.w[l].as_mut_slice();
-                for (c, n) in cur.iter_mut().zip(next.as_slice()) {
+                for (c, n) in g.w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
                     *c = if keep { *n } else { *c };
                 }
                 bad[l] = alive[l] & out;
-                zero[l] = keep & absorbing & is_zero(&next);
+                zero[l] = keep & absorbing & tiny;
                 event |= bad[l] | zero[l];
             }
             if event {
@@ -402,32 +503,10 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         g.alive[l] = false;
                     }
                 }
-                // Lanes frozen in this block stay frozen for the rest of it.
-                return self.block_rest::<PLAIN>(g, t, k + 1, k_max);
+                // Lanes frozen here stay frozen for the rest of the block.
+                alive = g.alive;
             }
         }
-    }
-
-    /// Continue a block after an event changed which lanes are alive.
-    #[inline(never)]
-    fn block_rest<const PLAIN: bool>(
-        &self,
-        g: &mut Group<'_, M::W, O::State>,
-        t: u64,
-        k_from: usize,
-        k_max: usize,
-    ) {
-        if k_from >= k_max || !g.alive.iter().any(|a| *a) {
-            return;
-        }
-        // Shift the remaining draws to the front of the block buffers, then run them.
-        let batch = if PLAIN { 1 } else { self.noise.batch };
-        let d = <M::W as Vector>::DIM;
-        g.xs.copy_within(k_from * batch * LANES..k_max * batch * LANES, 0);
-        if !g.eps.is_empty() {
-            g.eps.copy_within(k_from * d * LANES..k_max * d * LANES, 0);
-        }
-        self.block::<PLAIN>(g, t, k_max - k_from);
     }
 
     fn init(&self, rng: &mut Philox4x32) -> M::W {

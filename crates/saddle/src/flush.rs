@@ -23,7 +23,9 @@ impl FlushToZero {
     /// Turn flush-to-zero (and denormals-are-zero where the processor has it) on.
     #[inline]
     pub fn on() -> Self {
-        FlushToZero { saved: imp::enable() }
+        FlushToZero {
+            saved: imp::enable(),
+        }
     }
 }
 
@@ -110,6 +112,9 @@ mod tests {
                 assert_eq!(r, 0.0);
             }
         }
-        assert!(std::hint::black_box(tiny) * std::hint::black_box(half) > 0.0, "mode restored");
+        assert!(
+            std::hint::black_box(tiny) * std::hint::black_box(half) > 0.0,
+            "mode restored"
+        );
     }
 }

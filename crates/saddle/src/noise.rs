@@ -271,6 +271,25 @@ impl Sampler<'_> {
 }
 
 impl Sampler<'_> {
+    /// The two samples of a fair-coin law (two-point, or two equally likely values):
+    /// `(heads, tails)` for bit 1 and bit 0.
+    pub fn coin(&self) -> Option<(Sample, Sample)> {
+        match &self.kind {
+            Kind::Coin { heads, tails } => Some((
+                Sample::with(self.field, *heads),
+                Sample::with(self.field, *tails),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The next `n` ≤ 32 coin flips of a fair-coin law, flip i in bit i: the same stream
+    /// use as `n` draws.
+    #[inline(always)]
+    pub fn take_bits(&mut self, rng: &mut Philox4x32, n: u32) -> u32 {
+        self.bits.take(n, rng)
+    }
+
     /// Draw `count` consecutive data points into `out[start]`, `out[start + stride]`, … —
     /// exactly the values `count` calls of [`Sampler::draw`] would give, with the law
     /// matched once instead of per draw.
@@ -290,15 +309,28 @@ impl Sampler<'_> {
                     Sample::with(self.field, *heads),
                     Sample::with(self.field, *tails),
                 );
-                for i in idx {
-                    // A branch on a random bit mispredicts half the time; select by mask.
-                    let m = (self.bits.next_bit(rng) as u64).wrapping_neg();
-                    let pick =
+                // A branch on a random bit mispredicts half the time; select by mask.
+                let pick = |bit: u32| {
+                    let m = (bit as u64).wrapping_neg();
+                    let sel =
                         |a: f64, b: f64| f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m));
-                    out[i] = Sample {
-                        x: pick(h.x, t.x),
-                        y: pick(h.y, t.y),
-                    };
+                    Sample {
+                        x: sel(h.x, t.x),
+                        y: sel(h.y, t.y),
+                    }
+                };
+                let mut j = 0;
+                // Whole words while the buffer is empty: the same bits, in the same order,
+                // as flip by flip, without a refill test per flip.
+                while self.bits.is_empty() && count - j >= 32 {
+                    let word = rng.next_word();
+                    for b in 0..32 {
+                        out[start + (j + b) * stride] = pick((word >> b) & 1);
+                    }
+                    j += 32;
+                }
+                for i in j..count {
+                    out[start + i * stride] = pick(self.bits.next_bit(rng) as u32);
                 }
             }
             Kind::Uniform { lo, width } => {

@@ -150,7 +150,13 @@ pub struct AdamState<W> {
 impl<W: Vector> Optimizer<W> for Adam {
     type State = AdamState<W>;
     fn init(&self) -> AdamState<W> {
-        AdamState { m: W::zeros(), v: W::zeros(), vmax: W::zeros(), beta1_t: 1.0, beta2_t: 1.0 }
+        AdamState {
+            m: W::zeros(),
+            v: W::zeros(),
+            vmax: W::zeros(),
+            beta1_t: 1.0,
+            beta2_t: 1.0,
+        }
     }
     fn rests_with_zero_gradient(&self) -> bool {
         self.beta1 == 0.0
@@ -164,7 +170,11 @@ impl<W: Vector> Optimizer<W> for Adam {
         }
         let (c1, c2) = (1.0 - s.beta1_t, 1.0 - s.beta2_t);
         let (ws, gs) = (w.as_mut_slice(), g.as_slice());
-        let (ms, vs, xs) = (s.m.as_mut_slice(), s.v.as_mut_slice(), s.vmax.as_mut_slice());
+        let (ms, vs, xs) = (
+            s.m.as_mut_slice(),
+            s.v.as_mut_slice(),
+            s.vmax.as_mut_slice(),
+        );
         for i in 0..ws.len() {
             let g = gs[i];
             ms[i] = self.beta1 * ms[i] + (1.0 - self.beta1) * g;

@@ -279,6 +279,11 @@ fn broken_inputs_name_the_key_and_what_is_allowed() {
             "must be > 0",
         ),
         (
+            rest("[observe.escape]\ndelta = 0.1\ncenter = [0.0, 1.0]"),
+            "observe.escape.center",
+            "has 2 values; give one, or one per parameter (1)",
+        ),
+        (
             rest("[observe]\ntrace = 20000"),
             "observe.trace",
             "at most 10000 points",
@@ -565,6 +570,28 @@ fn defaults_are_filled_in() {
     assert_eq!(e.observe.histograms[0].steps, vec![7]);
     assert_eq!(e.observe.histograms[0].param, 0);
     assert_eq!(e.observe.histograms[0].bins, 50);
+
+    // trace = n: n log-spaced steps from 1 to T, rounded, duplicates removed (the documented
+    // example: T = 1000, n = 30 gives 27 steps 1, 2, 3, 4, 5, 7, 9, …, 788, 1000).
+    let e = Experiment::from_toml(
+        &Doc {
+            root: "runs = 10\nsteps = 1000",
+            rest: "[observe]\ntrace = 30",
+            ..DOC
+        }
+        .text(),
+    )
+    .unwrap();
+    let t = &e.observe.trace_steps;
+    assert_eq!(t.len(), 27);
+    assert_eq!(t[..7], [1, 2, 3, 4, 5, 7, 9]);
+    assert_eq!(t[25..], [788, 1000]);
+    for (i, s) in t.iter().enumerate().skip(7) {
+        // Strictly increasing, each the rounded value of some 1000^(k/29).
+        assert!(*s > t[i - 1]);
+        assert!((0..30).any(|k| (1000f64.powf(k as f64 / 29.0)).round() as u64 == *s));
+    }
+    assert_eq!(e.trace_points, 30);
 }
 
 /// Experiments covering every section, every model, law and optimizer kind, and a sweep.
@@ -819,6 +846,15 @@ fn set_path_creates_tables_and_rejects_non_tables() {
     match set_path(&mut t, "runs.x", Value::Integer(1)) {
         Err(ConfigError::Invalid { path, msg }) => {
             assert_eq!(path, "runs");
+            assert!(msg.contains("not a table"), "{msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A path through an array of tables is an error too.
+    let mut h = parse_table(&rest("[[observe.histogram]]\nlo = -1.0\nhi = 1.0").text()).unwrap();
+    match set_path(&mut h, "observe.histogram.lo", Value::Float(0.0)) {
+        Err(ConfigError::Invalid { path, msg }) => {
+            assert_eq!(path, "observe.histogram");
             assert!(msg.contains("not a table"), "{msg}");
         }
         other => panic!("{other:?}"),

@@ -193,32 +193,113 @@ fn each_run_depends_only_on_its_own_index() {
     }
 }
 
-/// The summary's counters are consistent with the final states (the merge loses nothing).
+/// Own binning of a value, as documented: bin ⌊(x − lo)/(hi − lo)·bins⌋, x = hi in the last
+/// bin; `Err(false)` below lo, `Err(true)` above hi.
+fn bin(x: f64, lo: f64, hi: f64, n: usize) -> Result<usize, bool> {
+    if x < lo {
+        Err(false)
+    } else if x > hi {
+        Err(true)
+    } else {
+        Ok((((x - lo) / (hi - lo) * n as f64) as usize).min(n - 1))
+    }
+}
+
+/// The summary agrees with the final states it was merged from: diverged and absorbed counts,
+/// the final-step histograms (re-binned here; 2-D counts row-major, first parameter slowest),
+/// the mean final norm over non-diverged runs, and the escape fraction (diverged runs count as
+/// escaped).
 #[test]
-fn summary_counts_match_final_states() {
+fn summary_agrees_with_final_states() {
     use saddle::observe::Status;
     for text in [NET, QUAD, FORMULA] {
         let e = exp(text);
         let s = in_pool(3, &e, 0);
         let fs = s.final_states.as_ref().unwrap();
-        let div = fs
-            .iter()
-            .filter(|f| matches!(f.status, Status::Diverged(_)))
-            .count() as u64;
+        let diverged = |f: &&saddle::observe::FinalState| matches!(f.status, Status::Diverged(_));
+        let div = fs.iter().filter(diverged).count() as u64;
         let abs = fs
             .iter()
             .filter(|f| matches!(f.status, Status::Absorbed(_)))
             .count() as u64;
         assert_eq!((s.diverged, s.absorbed), (div, abs), "{}", e.name);
-        for h in s.histograms.iter().chain(&s.histograms2d) {
-            let total: u64 = h.counts.iter().sum::<u64>() + h.underflow + h.overflow + h.excluded;
-            assert_eq!(total, e.runs, "{}: histogram at step {}", e.name, h.step);
-        }
         if e.name == "det-quad" {
             assert!(
                 div > 0 && abs > 0,
                 "the QUAD experiment must absorb and diverge"
             );
         }
+
+        for h in s.histograms.iter().chain(&s.histograms2d) {
+            let total: u64 = h.counts.iter().sum::<u64>() + h.underflow + h.overflow + h.excluded;
+            assert_eq!(total, e.runs, "{}: histogram at step {}", e.name, h.step);
+            if h.step != e.steps {
+                continue;
+            }
+            let mut counts = vec![0u64; h.counts.len()];
+            let (mut under, mut over, mut excl) = (0, 0, 0);
+            for f in fs {
+                if diverged(&f) {
+                    excl += 1;
+                    continue;
+                }
+                let idx: Vec<Result<usize, bool>> = (0..h.params.len())
+                    .map(|a| bin(f.w[h.params[a]], h.lo[a], h.hi[a], h.bins[a]))
+                    .collect();
+                if idx.contains(&Err(true)) {
+                    over += 1;
+                } else if idx.iter().any(|r| r.is_err()) {
+                    under += 1;
+                } else {
+                    let k = idx
+                        .iter()
+                        .zip(&h.bins)
+                        .fold(0, |k, (i, b)| k * b + i.unwrap());
+                    counts[k] += 1;
+                }
+            }
+            assert_eq!(
+                (&counts, under, over, excl),
+                (&h.counts, h.underflow, h.overflow, h.excluded),
+                "{}: histogram of {:?} at step {}",
+                e.name,
+                h.params,
+                h.step
+            );
+        }
+
+        let alive: Vec<f64> = fs
+            .iter()
+            .filter(|f| !diverged(f))
+            .map(|f| f.w.iter().map(|x| x * x).sum::<f64>().sqrt())
+            .collect();
+        let mean = alive.iter().sum::<f64>() / alive.len() as f64;
+        let got = s.mean_norm_final.unwrap();
+        assert!(
+            (got - mean).abs() <= 1e-12 * (1.0 + mean),
+            "{}: mean norm {got} vs {mean}",
+            e.name
+        );
+
+        let esc = e.observe.escape.as_ref().unwrap();
+        let escaped = fs
+            .iter()
+            .filter(|f| {
+                diverged(f)
+                    || f.w
+                        .iter()
+                        .zip(&esc.center)
+                        .map(|(w, c)| (w - c) * (w - c))
+                        .sum::<f64>()
+                        .sqrt()
+                        >= esc.delta
+            })
+            .count();
+        assert_eq!(
+            s.escape_fraction,
+            Some(escaped as f64 / e.runs as f64),
+            "{}",
+            e.name
+        );
     }
 }

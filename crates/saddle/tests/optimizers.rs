@@ -329,3 +329,90 @@ fn engine_clips_after_every_step() {
         assert_close(&w, &[-0.9], "unclipped step");
     }
 }
+
+#[test]
+fn engine_gd_with_a_continuous_law_uses_the_closed_form() {
+    // Quartic L̂ = x w²/2 + b w⁴/4 with x ~ N(−0.5, 1): ∇L = E[x]·w + b w³ = −0.5w + w³ (b = 1).
+    // GD from w₀ = 0.2 with λ = 0.1 for 5 steps, iterated here; every run is the same.
+    let mut want = 0.2f64;
+    for _ in 0..5 {
+        want -= 0.1 * (-0.5 * want + want * want * want);
+    }
+    let f = run_final(
+        &exp(
+            "kind = \"gaussian\"\nmean = -0.5\nstd = 1.0\nbatch = 7",
+            "kind = \"gd\"\nlr = 0.1",
+            0.2,
+            5,
+        )
+        .replace("kind = \"quadratic\"", "kind = \"quartic\""),
+    );
+    for w in f {
+        assert_close(&w, &[want], "gd on the quartic, gaussian law");
+    }
+}
+
+#[test]
+fn engine_gd_without_an_expected_gradient_is_an_error() {
+    use saddle::ensemble::EnsembleError;
+    use saddle::experiment::RunError;
+    for (model, noise) in [
+        // The tiny network's closed form needs a deterministic x.
+        (
+            "kind = \"tiny-net\"",
+            "kind = \"gaussian\"\nstd = 1.0\nfield = \"x\"",
+        ),
+        // A formula has no closed form for a continuous law.
+        (
+            "kind = \"formula\"\nloss = \"x*w1^2\"\nparams = 1",
+            "kind = \"uniform\"\nlo = 0.0\nhi = 1.0",
+        ),
+    ] {
+        let text = format!(
+            "runs = 2\nsteps = 2\n[model]\n{model}\n[noise]\n{noise}\n[optimizer]\nkind = \"gd\"\nlr = 0.1\n"
+        );
+        let e = Experiment::from_toml(&text).unwrap();
+        match saddle::experiment::run(&e, 0, None) {
+            Err(RunError::Ensemble(EnsembleError::NoExpectedGradient(_))) => {}
+            other => panic!(
+                "{model}: expected NoExpectedGradient, got {:?}",
+                other.map(|s| s.name)
+            ),
+        }
+    }
+}
+
+#[test]
+fn engine_absorbs_a_run_that_starts_at_the_fixed_origin() {
+    // Docs: a run whose w₀ is exactly 0 on a model with a fixed origin is absorbed at step 0.
+    let text = exp(
+        "kind = \"two-point\"\na = -1.0",
+        "kind = \"sgd\"\nlr = 0.5",
+        0.0,
+        4,
+    );
+    let s = saddle::experiment::run(&Experiment::from_toml(&text).unwrap(), 0, None).unwrap();
+    assert_eq!((s.absorbed, s.diverged), (3, 0));
+    for f in s.final_states.unwrap() {
+        assert_eq!(f.status, saddle::observe::Status::Absorbed(0));
+        assert_eq!(f.w, vec![0.0]);
+    }
+}
+
+#[test]
+fn summary_names_the_model_and_optimizer() {
+    for kind in ["gd", "sgd", "momentum", "rmsprop", "adam", "amsgrad"] {
+        let text = exp(
+            "kind = \"two-point\"\na = -1.0",
+            &format!("kind = \"{kind}\"\nlr = 0.01"),
+            0.5,
+            2,
+        );
+        let s = saddle::experiment::run(&Experiment::from_toml(&text).unwrap(), 0, None).unwrap();
+        assert_eq!(
+            (s.model.as_str(), s.optimizer.as_str()),
+            ("quadratic", kind)
+        );
+        assert_eq!((s.runs, s.steps, s.cell), (3, 2, 0));
+    }
+}

@@ -82,7 +82,7 @@ fn quadratic_two_point(a: f64, lr: f64, runs: u64, steps: u64, extra: &str) -> S
 /// Hoeffding: P(S_T − Tμ ≥ u) ≤ exp(−2u²/(T r²)) with u = |c − Tμ|. The test first asserts
 /// that R times this bound is below 10⁻⁶ for the chosen (a, λ, T), so the expected outcome
 /// (escape fraction exactly 0 or exactly 1) holds with probability > 1 − 10⁻⁶; then asserts it.
-/// (Hoeffding's maximal inequality also rules out a trapped run touching the bound 1e100 on
+/// (Hoeffding's maximal inequality bounds max_t S_t the same way, so no trapped run diverges on
 /// the way.)
 #[test]
 fn escape_fraction_follows_the_phase_diagram_of_eq_7() {
@@ -549,6 +549,38 @@ fn dataset_without_replacement_is_exact() {
     ));
     let f: Vec<f64> = finals(&s).iter().map(|w| w[0]).collect();
     assert!(f.iter().any(|x| (x / gd - 1.0).abs() > 1e-3));
+
+    // Minibatches straddling epochs: 3 points, batch 2, 3 steps = 6 draws = two whole epochs,
+    // each point drawn exactly twice. On the linear loss L̂ = w1·x (gradient x) from 0 with
+    // λ = 1: w₃ = −Σ_steps (x_a + x_b)/2 = −Σᵢ xᵢ = −(0.5 + 2 + 7) for every run.
+    let s = go(r#"
+        runs = 200
+        steps = 3
+        [model]
+        kind = "formula"
+        loss = "w1*x"
+        params = 1
+        [noise]
+        kind = "dataset"
+        x = [0.5, 2.0, 7.0]
+        replacement = false
+        batch = 2
+        [init]
+        kind = "point"
+        w = 0.0
+        [optimizer]
+        kind = "sgd"
+        lr = 1.0
+        [observe]
+        final_states = true
+        "#);
+    for w in finals(&s) {
+        assert!(
+            (w[0] + 9.5).abs() < 1e-12,
+            "two epochs in batches of 2: {}",
+            w[0]
+        );
+    }
 }
 
 /// Exact moments of SGD on the quadratic with i.i.d. data: w_T = w₀ Π_t (1 − λX̄_t), X̄_t the mean
@@ -681,4 +713,245 @@ fn injected_noise_stationary_moments() {
     let w2: Vec<f64> = finals(&s).iter().map(|w| w[0] * w[0]).collect();
     let (m0, _) = mean_se(&w2);
     assert!(m0 < 1e-3 && m0 < want / 5.0, "without σ: E w² = {m0}");
+}
+
+/// Standard normal CDF via erf (Abramowitz & Stegun 7.1.26, |error| ≤ 1.5·10⁻⁷, negligible
+/// against the KS critical value below).
+fn normal_cdf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.3275911 * x);
+    let poly = t
+        * (0.254829592
+            + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    if z >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
+/// Kolmogorov–Smirnov statistic of a sample against a continuous CDF.
+fn ks(mut v: Vec<f64>, cdf: impl Fn(f64) -> f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len() as f64;
+    v.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let f = cdf(*x);
+            ((i + 1) as f64 / n - f).max(f - i as f64 / n)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Per-atom counts against the binomial: |k − Rp| ≤ 4√(Rp(1−p)); values outside the support
+/// must not occur at all.
+fn check_atoms(xs: &[f64], atoms: &[(f64, f64)], what: &str) {
+    let r = xs.len() as f64;
+    for (v, p) in atoms {
+        let k = xs.iter().filter(|x| (*x - v).abs() < 1e-9).count() as f64;
+        let sd = (r * p * (1.0 - p)).sqrt();
+        assert!(
+            (k - r * p).abs() <= 4.0 * sd,
+            "{what}: value {v}: {k} of {r}, p = {p}"
+        );
+    }
+    let stray = xs
+        .iter()
+        .find(|x| atoms.iter().all(|(v, _)| (*x - v).abs() >= 1e-9));
+    assert!(
+        stray.is_none(),
+        "{what}: value {stray:?} outside the support"
+    );
+}
+
+/// The data the engine draws, read off one step: a formula L̂ = w1·x (or w1·y) has gradient x,
+/// so one SGD step from w₀ = 0 with λ = 1 gives w₁ = −x exactly. Each law's sample of R draws
+/// (one per run, each from its own stream) is tested against the law: finite laws per atom
+/// (binomial, 4 sds), continuous laws by Kolmogorov–Smirnov with the critical value 2.23/√R
+/// (P(√R·D > 2.23) ≈ 2e^{−2·2.23²} ≈ 10⁻⁴) and all draws inside the support. A data set drawn
+/// without replacement is observed through momentum (β = ½) on the same linear loss: after two
+/// steps w₂ = −(1.5x₁ + x₂), which identifies the ordered pair (x₁, x₂); it must be a pair of
+/// distinct points, each of the 6 equally likely (the first two of a uniform permutation).
+#[test]
+fn noise_laws_are_sampled_with_their_distributions() {
+    let runs = 20_000u64;
+    let draws = |noise: &str, field_y: bool, opt: &str, steps: u64| -> Vec<f64> {
+        let var = if field_y { "y" } else { "x" };
+        // Data sets set both fields; scalar laws draw the field the loss reads.
+        let field = if noise.contains("dataset") {
+            String::new()
+        } else {
+            format!("field = \"{var}\"")
+        };
+        let s = go(&format!(
+            r#"
+            seed = 2
+            runs = {runs}
+            steps = {steps}
+            [model]
+            kind = "formula"
+            loss = "w1*{var}"
+            params = 1
+            [noise]
+            {noise}
+            {field}
+            [init]
+            kind = "point"
+            w = 0.0
+            [optimizer]
+            {opt}
+            [observe]
+            final_states = true
+            "#
+        ));
+        finals(&s).iter().map(|w| -w[0]).collect()
+    };
+    let sgd = "kind = \"sgd\"\nlr = 1.0";
+    let xs = draws("kind = \"two-point\"\na = 0.3", false, sgd, 1);
+    check_atoms(&xs, &[(1.0, 0.5), (-0.7, 0.5)], "two-point");
+    let xs = draws(
+        "kind = \"discrete\"\nvalues = [-2.0, 0.25, 3.0, 5.0]\nprobs = [0.1, 0.2, 0.3, 0.4]",
+        false,
+        sgd,
+        1,
+    );
+    check_atoms(
+        &xs,
+        &[(-2.0, 0.1), (0.25, 0.2), (3.0, 0.3), (5.0, 0.4)],
+        "discrete",
+    );
+    let xs = draws("kind = \"discrete\"\nvalues = [0.0, 1.0]", true, sgd, 1);
+    check_atoms(&xs, &[(0.0, 0.5), (1.0, 0.5)], "discrete coin on y");
+    let xs = draws("kind = \"dataset\"\nx = [0.5, 1.5, 2.5]", false, sgd, 1);
+    check_atoms(
+        &xs,
+        &[(0.5, 1.0 / 3.0), (1.5, 1.0 / 3.0), (2.5, 1.0 / 3.0)],
+        "dataset",
+    );
+
+    let crit = 2.23 / (runs as f64).sqrt();
+    let (m, s) = (0.3, 2.0);
+    let xs = draws("kind = \"gaussian\"\nmean = 0.3\nstd = 2.0", false, sgd, 1);
+    let d = ks(xs, |x| normal_cdf((x - m) / s));
+    assert!(d <= crit, "gaussian: KS D = {d} > {crit}");
+    let xs = draws("kind = \"gaussian\"\nmean = -1.0\nstd = 0.5", true, sgd, 1);
+    let d = ks(xs, |x| normal_cdf((x + 1.0) / 0.5));
+    assert!(d <= crit, "gaussian on y: KS D = {d} > {crit}");
+    let xs = draws("kind = \"uniform\"\nlo = -1.0\nhi = 3.0", false, sgd, 1);
+    assert!(xs.iter().all(|x| (-1.0..3.0).contains(x)));
+    let d = ks(xs, |x| ((x + 1.0) / 4.0).clamp(0.0, 1.0));
+    assert!(d <= crit, "uniform: KS D = {d} > {crit}");
+
+    // Without replacement: ordered pairs of the points {0, 1, 10}.
+    let ws = draws(
+        "kind = \"dataset\"\nx = [0.0, 1.0, 10.0]\nreplacement = false",
+        false,
+        "kind = \"momentum\"\nlr = 1.0\nbeta = 0.5",
+        2,
+    );
+    let pairs: Vec<(f64, f64)> = [0.0, 1.0, 10.0]
+        .iter()
+        .flat_map(|a| [0.0, 1.0, 10.0].map(|b| (*a, b)))
+        .filter(|(a, b)| a != b)
+        .collect();
+    let codes: Vec<(f64, f64)> = pairs
+        .iter()
+        .map(|(a, b)| (1.5 * a + b, 1.0 / 6.0))
+        .collect();
+    check_atoms(&ws, &codes, "dataset without replacement, first two draws");
+}
+
+/// Injected noise is independent across coordinates and steps (docs: ξ ~ N(0, 1) per coordinate
+/// and step): with a zero data gradient, w_T = −λσ Σ_t ξ_t per coordinate, N(0, Tλ²σ²) and
+/// independent between coordinates. Sample variances within 4·√(2/(R−1)) relative, the sample
+/// correlation within 4/√R of 0.
+#[test]
+fn injected_noise_is_independent_across_coordinates() {
+    let (runs, steps, lr, sigma) = (4000u64, 25u64, 0.1, 1.0);
+    let s = go(&format!(
+        r#"
+        seed = 4
+        runs = {runs}
+        steps = {steps}
+        [model]
+        kind = "formula"
+        loss = "x*(w1 + w2)"
+        params = 2
+        [noise]
+        kind = "discrete"
+        values = [0.0]
+        injected_sigma = {sigma:?}
+        [init]
+        kind = "point"
+        w = 0.0
+        [optimizer]
+        kind = "sgd"
+        lr = {lr:?}
+        [observe]
+        final_states = true
+        "#
+    ));
+    let w = finals(&s);
+    let v = steps as f64 * lr * lr * sigma * sigma;
+    let rel = 4.0 * (2.0 / (runs - 1) as f64).sqrt();
+    let n = runs as f64;
+    let mut var = [0.0; 2];
+    for (i, vi) in var.iter_mut().enumerate() {
+        let m = w.iter().map(|w| w[i]).sum::<f64>() / n;
+        assert!(m.abs() <= 4.0 * (v / n).sqrt(), "coordinate {i}: mean {m}");
+        *vi = w.iter().map(|w| (w[i] - m).powi(2)).sum::<f64>() / (n - 1.0);
+        assert!(
+            (*vi / v - 1.0).abs() <= rel,
+            "coordinate {i}: variance {} vs {v}",
+            *vi
+        );
+    }
+    let cov = w.iter().map(|w| w[0] * w[1]).sum::<f64>() / n;
+    let r = cov / (var[0] * var[1]).sqrt();
+    assert!(r.abs() <= 4.0 / n.sqrt(), "correlation {r}");
+}
+
+/// Every run's initial state follows the init law: the step-0 histogram of w₀ ~ U[−0.5, 1.5)
+/// over [−1, 2) in 30 bins has 0 counts outside [−0.5, 1.5) and R/20 ± 4√(R·(1/20)(19/20)) in
+/// each of the 20 bins inside.
+#[test]
+fn initial_states_follow_the_init_law() {
+    let runs = 10_000u64;
+    let s = go(&format!(
+        r#"
+        runs = {runs}
+        steps = 1
+        [model]
+        kind = "quadratic"
+        [noise]
+        kind = "two-point"
+        a = -1.0
+        [init]
+        lo = -0.5
+        hi = 1.5
+        [optimizer]
+        kind = "sgd"
+        lr = 0.1
+        [[observe.histogram]]
+        lo = -1.0
+        hi = 2.0
+        bins = 30
+        steps = [0]
+        "#
+    ));
+    let h = &s.histograms[0];
+    assert_eq!((h.step, h.underflow, h.overflow, h.excluded), (0, 0, 0, 0));
+    let p = 1.0 / 20.0;
+    let sd = (runs as f64 * p * (1.0 - p)).sqrt();
+    for (i, c) in h.counts.iter().enumerate() {
+        if (5..25).contains(&i) {
+            assert!(
+                (*c as f64 - runs as f64 * p).abs() <= 4.0 * sd,
+                "bin {i}: {c}"
+            );
+        } else {
+            assert_eq!(*c, 0, "bin {i} is outside the init range");
+        }
+    }
 }

@@ -189,7 +189,9 @@ impl Experiment {
 
     /// The fully resolved experiment as TOML (defaults filled in); parses back to `self`.
     pub fn to_toml(&self) -> String {
-        toml::to_string(&self.to_table()).expect("tables serialise")
+        let mut out = String::new();
+        emit_table(&self.to_table(), "", &mut out);
+        out
     }
 
     /// The fully resolved experiment as a TOML table.
@@ -373,6 +375,62 @@ impl Experiment {
     }
 }
 
+/// Write a table as TOML. The `toml` crate writes floats in positional notation (1e50 as a
+/// 51-digit literal); this writer uses the shortest round-trip form with an exponent where
+/// that is shorter, which TOML accepts as well.
+fn emit_table(t: &Table, prefix: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    let path = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    let is_tables =
+        |v: &Value| matches!(v, Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_table));
+    for (k, v) in t {
+        if !v.is_table() && !is_tables(v) {
+            let _ = writeln!(out, "{k} = {}", emit_value(v));
+        }
+    }
+    for (k, v) in t {
+        if let Value::Table(sub) = v {
+            let _ = writeln!(out, "\n[{}]", path(k));
+            emit_table(sub, &path(k), out);
+        }
+    }
+    for (k, v) in t {
+        if let (true, Value::Array(items)) = (is_tables(v), v) {
+            for item in items {
+                let _ = writeln!(out, "\n[[{}]]", path(k));
+                emit_table(item.as_table().expect("checked"), &path(k), out);
+            }
+        }
+    }
+}
+
+fn emit_value(v: &Value) -> String {
+    match v {
+        Value::Float(f) if f.is_nan() => "nan".into(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Array(a) => {
+            format!(
+                "[{}]",
+                a.iter().map(emit_value).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Value::Table(t) => {
+            let items: Vec<String> = t
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", emit_value(v)))
+                .collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
 fn int(x: u64) -> Value {
     Value::Integer(x as i64)
 }
@@ -435,6 +493,9 @@ pub fn parse_override(s: &str) -> Result<(String, Value), ConfigError> {
     Ok((path.to_string(), value))
 }
 
+/// Default divergence bound.
+pub const DEFAULT_BOUND: f64 = 1e50;
+
 const MODEL_KINDS: [&str; 5] = ["quadratic", "quartic", "sharp-flat", "tiny-net", "formula"];
 const NOISE_KINDS: [&str; 5] = ["two-point", "discrete", "gaussian", "uniform", "dataset"];
 
@@ -476,10 +537,12 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
     let optimizer = parse_optimizer(&r.req_table("optimizer")?)?;
     let dv = r.table("divergence", &empty)?;
     dv.only(&["bound"])?;
-    // `inf` (the default) is allowed here: then only non-finite states diverge.
+    // `inf` is allowed here: then only non-finite states diverge. The default 1e50 keeps
+    // the losses of the built-in landscapes (degree ≤ 6 in w) finite for every run that
+    // has not diverged.
     let bound = match dv.table.get("bound") {
         Some(Value::Float(f)) if *f == f64::INFINITY => f64::INFINITY,
-        _ => dv.f64_or("bound", f64::INFINITY)?,
+        _ => dv.f64_or("bound", DEFAULT_BOUND)?,
     };
     if bound <= 0.0 {
         return dv.err("bound", format!("must be > 0 or inf (got {bound})"));

@@ -4,9 +4,11 @@ use super::{Model, Moments, Sample};
 
 /// Eq. 9: L̂(w₁, w₂; x) = ½[−(w₁−w₂)² − (w₁+w₂)² + (w₁−w₂)⁴ + (w₁+w₂)⁴ − 2a w₂² + x b w₁²].
 ///
-/// With E[x] = 0 there are four minima (Eq. 11): the flat ones (±1/√2, 0) with sharpness 4
-/// and the sharp ones (0, ±√((1+a)/2)) with sharpness 4 + 4a. Prop. 4: with x = ±1 and
-/// b = 1/λ − 6, SGD ends at the sharp minima.
+/// With E\[x\] = 0 there are four minima (Eq. 11): the flat ones (±1/√2, 0) and the sharp ones
+/// (0, ±√((1+a)/2)). Eq. 11 quotes the curvature along each minimum's own axis (4 and 4 + 4a);
+/// the full Hessians are diag(4, 4 − 2a) and diag(4 + 6a, 4 + 4a), so the sharpness of
+/// Def. 4 (the trace) is 8 − 2a and 8 + 10a. Prop. 4: with x = ±1 and b = 1/λ − 6, SGD ends at
+/// the sharp minima.
 #[derive(Clone, Copy, Debug)]
 pub struct SharpFlat {
     /// The asymmetry a > 0 that makes the w₂ minima sharper.

@@ -294,6 +294,33 @@ impl Bits {
         Self { word: 0, left: 0 }
     }
 
+    /// Whether no buffered bit is left (the next flip starts a fresh word).
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.left == 0
+    }
+
+    /// The next `n` ≤ 32 flips at once, flip i in bit i: the same bits, in the same order,
+    /// as `n` calls of [`next_bit`](Self::next_bit).
+    #[inline(always)]
+    pub fn take(&mut self, n: u32, rng: &mut Philox4x32) -> u32 {
+        debug_assert!(n <= 32);
+        let mask = |k: u32| if k >= 32 { u32::MAX } else { (1u32 << k) - 1 };
+        if n <= self.left {
+            let out = self.word & mask(n);
+            self.word = if n >= 32 { 0 } else { self.word >> n };
+            self.left -= n;
+            return out;
+        }
+        let have = self.left;
+        let fresh = rng.next_word();
+        let need = n - have;
+        let out = (self.word & mask(have)) | ((fresh & mask(need)) << (have % 32));
+        self.word = if need >= 32 { 0 } else { fresh >> need };
+        self.left = 32 - need;
+        out
+    }
+
     /// The next fair coin flip (`true` for a 1 bit).
     #[inline(always)]
     pub fn next_bit(&mut self, rng: &mut Philox4x32) -> bool {
@@ -331,6 +358,25 @@ mod tests {
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1],
         ),
     ];
+
+    #[test]
+    fn take_equals_flip_by_flip() {
+        for n in [1u32, 5, 17, 31, 32] {
+            let (mut a, mut b) = (Philox4x32::new(3, 1, 2), Philox4x32::new(3, 1, 2));
+            let (mut ba, mut bb) = (Bits::new(), Bits::new());
+            for _ in 0..20 {
+                let word = ba.take(n, &mut a);
+                for i in 0..n {
+                    assert_eq!(
+                        (word >> i) & 1 == 1,
+                        bb.next_bit(&mut b),
+                        "n = {n}, bit {i}"
+                    );
+                }
+                assert_eq!(word >> (n % 32) >> (n / 32), 0, "no bits above n");
+            }
+        }
+    }
 
     #[test]
     fn known_answer_vectors() {
