@@ -184,14 +184,18 @@ pub fn run(
         .into_iter()
         .filter(|c| c.index % n == k - 1)
         .map(|c| {
-            let e = cell_experiment(&loaded.table, &c).map_err(|e| {
-                let at: Vec<String> = c
-                    .assignments
-                    .iter()
-                    .map(|(p, v)| format!("{p} = {v}"))
-                    .collect();
+            let at: Vec<String> = c
+                .assignments
+                .iter()
+                .map(|(p, v)| format!("{p} = {v}"))
+                .collect();
+            let bad = |e: &dyn std::fmt::Display| {
                 InputError(format!("sweep cell {} ({}): {e}", c.index, at.join(", ")))
-            })?;
+            };
+            let e = cell_experiment(&loaded.table, &c).map_err(|e| bad(&e))?;
+            // Also what only the engine checks (e.g. GD needs an expected gradient), so a
+            // sweep that cannot run fails before it creates its directory.
+            saddle::experiment::check(&e).map_err(|e| bad(&e))?;
             Ok((c, e))
         })
         .collect::<Result<_>>()?;

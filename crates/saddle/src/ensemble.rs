@@ -7,6 +7,9 @@
 //! byte-identical whatever the thread count. Memory is O(R·d) at most (only when final
 //! states are kept), never O(R·T).
 
+// Lane loops index several parallel per-lane arrays at once; iterator zips would hide that.
+#![allow(clippy::needless_range_loop)]
+
 use crate::model::{Model, Moments, Sample};
 use crate::noise::{NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};

@@ -86,6 +86,22 @@ pub fn run(
     cell: u32,
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<Summary, RunError> {
+    let outcome = dispatch(exp, cell, progress, false)?.expect("not a dry run");
+    Ok(summarise(exp, cell, outcome))
+}
+
+/// Check everything [`run`] checks before simulating (the model, noise and optimizer fit
+/// together, e.g. GD has an expected gradient), without simulating.
+pub fn check(exp: &Experiment) -> Result<(), RunError> {
+    dispatch(exp, 0, None, true).map(|_| ())
+}
+
+fn dispatch(
+    exp: &Experiment,
+    cell: u32,
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+    dry: bool,
+) -> Result<Option<Outcome>, RunError> {
     let settings = Settings {
         runs: exp.runs,
         steps: exp.steps,
@@ -102,6 +118,7 @@ pub fn run(
         exp,
         settings: &settings,
         progress,
+        dry,
     };
     let outcome = match &exp.model {
         ModelSpec::Quadratic => ctx.with_model(&Quadratic)?,
@@ -113,7 +130,7 @@ pub fn run(
                 ($($n:literal)*) => {
                     match f.params() {
                         $($n => ctx.with_model(
-                            &Formula::<$n>::new(f.clone()).map_err(|e| RunError::Formula(e.to_string()))?,
+                            &Formula::<$n>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?,
                         )?,)*
                         n => return Err(RunError::Formula(format!("{n} parameters; 1 to 8 are supported"))),
                     }
@@ -122,17 +139,18 @@ pub fn run(
             formula!(1 2 3 4 5 6 7 8)
         }
     };
-    Ok(summarise(exp, cell, outcome))
+    Ok(outcome)
 }
 
 struct Ctx<'a> {
     exp: &'a Experiment,
     settings: &'a Settings,
     progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    dry: bool,
 }
 
 impl Ctx<'_> {
-    fn with_model<M: Model>(&self, m: &M) -> Result<Outcome, EnsembleError> {
+    fn with_model<M: Model>(&self, m: &M) -> Result<Option<Outcome>, EnsembleError> {
         let o = &self.exp.optimizer;
         match o.kind {
             OptKind::Gd | OptKind::Sgd => self.go(m, &Sgd { lr: o.lr }),
@@ -165,8 +183,13 @@ impl Ctx<'_> {
         }
     }
 
-    fn go<M: Model, O: Optimizer<M::W>>(&self, m: &M, o: &O) -> Result<Outcome, EnsembleError> {
-        Ok(Ensemble::new(m, &self.exp.noise, o, self.settings)?.run(self.progress))
+    fn go<M: Model, O: Optimizer<M::W>>(
+        &self,
+        m: &M,
+        o: &O,
+    ) -> Result<Option<Outcome>, EnsembleError> {
+        let e = Ensemble::new(m, &self.exp.noise, o, self.settings)?;
+        Ok((!self.dry).then(|| e.run(self.progress)))
     }
 }
 

@@ -54,7 +54,7 @@ pub enum ModelSpec {
     /// §6.5.
     TinyNet,
     /// A user formula.
-    Formula(FormulaSpec),
+    Formula(Box<FormulaSpec>),
 }
 
 impl PartialEq for ModelSpec {
@@ -603,7 +603,7 @@ fn parse_model(r: &Reader<'_>) -> R<ModelSpec> {
             };
             let params = r.req_u64("params")? as usize;
             match FormulaSpec::parse(expr, params) {
-                Ok(f) => ModelSpec::Formula(f),
+                Ok(f) => ModelSpec::Formula(Box::new(f)),
                 Err(e) => {
                     let key = if matches!(e, crate::model::formula::FormulaError::BadParams { .. })
                     {
