@@ -5,6 +5,8 @@
 //!   match it exactly;
 //! - `journal.jsonl`: one line per finished cell, appended (one write) the moment the cell
 //!   finishes, in completion order: `{"cell": k, "csv": [...], "summary": {...}}`;
+//! - `journal.csv`: the same rows as CSV, appended alongside (rebuilt from `journal.jsonl`
+//!   whenever a sweep starts or resumes, cells finished earlier first);
 //! - `sweep.csv`, `sweep.jsonl`: the same rows in cell order, written when the sweep (or this
 //!   shard) is complete. They depend only on the experiment, not on the thread count,
 //!   interruptions or completion order.
@@ -29,6 +31,7 @@ use std::sync::Mutex;
 const JOURNAL: &str = "journal.jsonl";
 const CONFIG: &str = "sweep.toml";
 const SHARD: &str = "shard.txt";
+const JOURNAL_CSV: &str = "journal.csv";
 
 fn parse_shard(s: &str) -> Result<(usize, usize)> {
     let bad = || {
@@ -128,12 +131,11 @@ fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, String>> 
     Ok(done)
 }
 
-/// Write `sweep.csv` and `sweep.jsonl` from journal lines, in cell order.
-fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, String>) -> Result<()> {
+/// The CSV table (header and one row per journal line, in the given order).
+fn csv_rows<'a>(base: &Experiment, lines: impl Iterator<Item = &'a String>) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(vec![]);
     w.write_record(header(base))?;
-    let mut jsonl = String::new();
-    for line in done.values() {
+    for line in lines {
         let v: serde_json::Value = serde_json::from_str(line)?;
         let fields: Vec<String> = v["csv"]
             .as_array()
@@ -142,13 +144,22 @@ fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, String>) -
             .map(|x| x.as_str().unwrap_or_default().to_string())
             .collect();
         w.write_record(&fields)?;
+    }
+    Ok(w.into_inner()?)
+}
+
+/// Write `sweep.csv` and `sweep.jsonl` from journal lines, in cell order.
+fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, String>) -> Result<()> {
+    let mut jsonl = String::new();
+    for line in done.values() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
         let mut s = serde_json::Map::new();
         s.insert("cell".into(), v["cell"].clone());
         s.insert("summary".into(), v["summary"].clone());
         jsonl.push_str(&serde_json::to_string(&s)?);
         jsonl.push('\n');
     }
-    write_atomic(&dir.join("sweep.csv"), &w.into_inner()?)?;
+    write_atomic(&dir.join("sweep.csv"), &csv_rows(base, done.values())?)?;
     write_atomic(&dir.join("sweep.jsonl"), jsonl.as_bytes())?;
     Ok(())
 }
@@ -250,21 +261,37 @@ pub fn run(
         .append(true)
         .open(&journal)
         .with_context(|| format!("cannot open {}", journal.display()))?;
-    let file = Mutex::new(file);
+    // journal.csv: the same rows as CSV, in completion order, rebuilt from the journal on
+    // every start (so a torn line from an interruption never survives).
+    let journal_csv = dir.join(JOURNAL_CSV);
+    write_atomic(&journal_csv, &csv_rows(base, done.values())?)?;
+    let csv_file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal_csv)
+        .with_context(|| format!("cannot open {}", journal_csv.display()))?;
+    let files = Mutex::new((file, csv_file));
     let bar = progress::bar(mine.len() as u64, "cells", quiet);
     bar.inc((mine.len() - pending.len()) as u64);
     pending.par_iter().try_for_each(|(cell, e)| -> Result<()> {
         let s = saddle::experiment::run(e, cell.index as u32, None)
             .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
+        let fields = row(base, cell, &s);
         let mut line = serde_json::to_string(&serde_json::json!({
             "cell": cell.index,
-            "csv": row(base, cell, &s),
+            "csv": fields,
             "summary": s,
         }))?;
         line.push('\n');
-        file.lock()
-            .expect("journal lock")
-            .write_all(line.as_bytes())?;
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(vec![]);
+        w.write_record(&fields)?;
+        let csv_line = w.into_inner()?;
+        // One write per file per cell; the JSON journal (the one resume trusts) first.
+        let mut f = files.lock().expect("journal lock");
+        f.0.write_all(line.as_bytes())?;
+        f.1.write_all(&csv_line)?;
+        drop(f);
         bar.inc(1);
         Ok(())
     })?;
@@ -317,6 +344,7 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
     write_atomic(&out.join(SHARD), b"1/1\n")?;
     let journal: String = all.values().map(|l| format!("{l}\n")).collect();
     write_atomic(&out.join(JOURNAL), journal.as_bytes())?;
+    write_atomic(&out.join(JOURNAL_CSV), &csv_rows(&base, all.values())?)?;
     write_tables(out, &base, &all)?;
     if all.len() < total {
         eprintln!(
