@@ -22,7 +22,7 @@ use rayon::prelude::*;
 pub const CHUNK: u64 = 256;
 
 /// Runs advanced together in lockstep within a chunk.
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
 
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
