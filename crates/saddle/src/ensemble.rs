@@ -446,6 +446,9 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         // Without a box the clamp is to (−∞, ∞), which leaves every value (NaN included)
         // unchanged: one branch-free path for both cases.
         let (lo, hi) = s.clip.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        // A state diverges when non-finite or beyond the bound: |x| ≤ min(bound, f64::MAX)
+        // fails for both (NaN compares false, ∞ exceeds MAX), whatever the bound.
+        let finite_bound = bound.min(f64::MAX);
         let mut alive = g.alive;
         // Each phase below is a simple loop over the lanes, which the compiler vectorises.
         for k in 0..k_max {
@@ -485,7 +488,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 let mut tiny = true;
                 for x in next[l].as_mut_slice() {
                     *x = x.clamp(lo, hi);
-                    out |= !(x.is_finite() && x.abs() <= bound);
+                    out |= !(x.abs() <= finite_bound);
                     tiny &= x.abs() < ABSORB_BELOW;
                 }
                 let keep = alive[l] & !out;
