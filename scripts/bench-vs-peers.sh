@@ -2,7 +2,9 @@
 # Time saddle against the NumPy (and, with --jax, JAX) peer programs on the canonical
 # workloads, in one run on this machine, and print steps/s and ratios.
 #
-#   scripts/bench-vs-peers.sh [--size quick|paper] [--jax]
+#   scripts/bench-vs-peers.sh [--size quick|paper] [--jax] [--repeat N]
+#
+# Each program runs N times (default 3) per workload; the median steps/s is reported.
 #
 # The peers live in ../shared/peers (or $SADDLE_PEERS). Their Python dependencies are
 # installed into .venv-peers on first use.
@@ -10,11 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size=quick
 jax=0
+repeat=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size="$2"; shift 2 ;;
     --jax) jax=1; shift ;;
-    *) echo "usage: $0 [--size quick|paper] [--jax]" >&2; exit 2 ;;
+    --repeat) repeat="$2"; shift 2 ;;
+    *) echo "usage: $0 [--size quick|paper] [--jax] [--repeat N]" >&2; exit 2 ;;
   esac
 done
 peers="${SADDLE_PEERS:-../shared/peers}"
@@ -29,11 +33,16 @@ fi
 cargo build --release -q -p saddle-cli
 impls="numpy"
 [ "$jax" = 1 ] && impls="numpy jax"
+# The median steps_per_s of N runs of a command printing one JSON line.
+median() {
+  for _ in $(seq "$repeat"); do "$@" | head -n 1; done |
+    python3 -c "import json,sys,statistics; print(statistics.median(json.loads(l)['steps_per_s'] for l in sys.stdin))"
+}
 printf "%-11s %-8s %14s %14s %9s\n" workload impl "steps/s" "saddle steps/s" ratio
 for w in quad-phase nn-sweep adaptive; do
-  s=$(./target/release/saddle bench --size "$size" --work "$w" --json | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['steps_per_s'])")
+  s=$(median ./target/release/saddle bench --size "$size" --work "$w" --json)
   for impl in $impls; do
-    p=$(.venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size" | python3 -c "import json,sys; print(json.loads(sys.stdin.readline())['steps_per_s'])")
-    python3 -c "import sys; s,p=float(sys.argv[1]),float(sys.argv[2]); print(f'%-11s %-8s %14.3e %14.3e %8.1fx' % (sys.argv[3], sys.argv[4], p, s, s/p))" "$s" "$p" "$w" "$impl"
+    p=$(median .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size")
+    python3 -c "import sys; s,p=float(sys.argv[1]),float(sys.argv[2]); print('%-11s %-8s %14.3e %14.3e %8.1fx' % (sys.argv[3], sys.argv[4], p, s, s/p))" "$s" "$p" "$w" "$impl"
   done
 done

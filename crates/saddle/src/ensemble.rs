@@ -8,7 +8,8 @@
 //! states are kept), never O(R·T).
 
 // Lane loops index several parallel per-lane arrays at once; iterator zips would hide that.
-#![allow(clippy::needless_range_loop)]
+// `!(x <= b)` is meant: it is true for NaN, which a divergence check must catch.
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
 use crate::model::{Model, Moments, Sample};
 use crate::noise::{NoiseLaw, Sampler};
@@ -477,9 +478,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 }
             }
             let mut next = g.w;
-            for l in 0..LANES {
-                self.opt.update(&mut g.state[l], &mut next[l], &grad[l], t);
-            }
+            self.opt.update_lanes(&mut g.state, &mut next, &grad, t);
             let mut bad = [false; LANES];
             let mut zero = [false; LANES];
             let mut event = false;

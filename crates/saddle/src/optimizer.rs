@@ -14,6 +14,21 @@ pub trait Optimizer<W: Vector>: Send + Sync {
     fn init(&self) -> Self::State;
     /// Apply the update at step `t` (1-based) with gradient `g`.
     fn update(&self, state: &mut Self::State, w: &mut W, g: &W, t: u64);
+    /// [`Optimizer::update`] for several runs at once (the engine's lanes). The result
+    /// must equal calling `update` lane by lane; an optimizer overrides it to settle its
+    /// options once per call instead of once per lane.
+    #[inline(always)]
+    fn update_lanes<const L: usize>(
+        &self,
+        states: &mut [Self::State; L],
+        w: &mut [W; L],
+        g: &[W; L],
+        t: u64,
+    ) {
+        for l in 0..L {
+            self.update(&mut states[l], &mut w[l], &g[l], t);
+        }
+    }
     /// Whether a zero gradient gives a zero step whatever the state (so a run resting at a
     /// fixed point of the landscape stays there). False for momentum, whose buffer keeps
     /// moving w after the gradient vanishes.
@@ -163,33 +178,70 @@ impl<W: Vector> Optimizer<W> for Adam {
     }
     #[inline(always)]
     fn update(&self, s: &mut AdamState<W>, w: &mut W, g: &W, _t: u64) {
-        let bc = self.bias_correction;
-        if bc {
-            s.beta1_t *= self.beta1;
-            s.beta2_t *= self.beta2;
-        }
-        let (c1, c2) = (1.0 - s.beta1_t, 1.0 - s.beta2_t);
-        let (ws, gs) = (w.as_mut_slice(), g.as_slice());
-        let (ms, vs, xs) = (
-            s.m.as_mut_slice(),
-            s.v.as_mut_slice(),
-            s.vmax.as_mut_slice(),
+        self.update_lanes(
+            std::array::from_mut(s),
+            std::array::from_mut(w),
+            std::array::from_ref(g),
+            _t,
         );
-        for i in 0..ws.len() {
-            let g = gs[i];
-            ms[i] = self.beta1 * ms[i] + (1.0 - self.beta1) * g;
-            vs[i] = self.beta2 * vs[i] + (1.0 - self.beta2) * g * g;
-            let vh = if self.amsgrad {
-                xs[i] = xs[i].max(vs[i]);
-                xs[i]
-            } else {
-                vs[i]
-            };
-            ws[i] -= if bc {
-                self.lr * (ms[i] / c1) / ((vh / c2).sqrt() + self.eps)
-            } else {
-                self.lr * ms[i] / (vh.sqrt() + self.eps)
-            };
+    }
+
+    #[inline(always)]
+    fn update_lanes<const L: usize>(
+        &self,
+        s: &mut [AdamState<W>; L],
+        w: &mut [W; L],
+        g: &[W; L],
+        _t: u64,
+    ) {
+        match (self.amsgrad, self.bias_correction) {
+            (false, false) => self.lanes::<false, false, L, W>(s, w, g),
+            (true, false) => self.lanes::<true, false, L, W>(s, w, g),
+            (false, true) => self.lanes::<false, true, L, W>(s, w, g),
+            (true, true) => self.lanes::<true, true, L, W>(s, w, g),
+        }
+    }
+}
+
+impl Adam {
+    /// The update with the variant fixed at compile time, so the loop over lanes has no
+    /// branch on it.
+    #[inline(always)]
+    fn lanes<const AMSGRAD: bool, const BIAS: bool, const L: usize, W: Vector>(
+        &self,
+        s: &mut [AdamState<W>; L],
+        w: &mut [W; L],
+        g: &[W; L],
+    ) {
+        for l in 0..L {
+            let s = &mut s[l];
+            if BIAS {
+                s.beta1_t *= self.beta1;
+                s.beta2_t *= self.beta2;
+            }
+            let (c1, c2) = (1.0 - s.beta1_t, 1.0 - s.beta2_t);
+            let (ws, gs) = (w[l].as_mut_slice(), g[l].as_slice());
+            let (ms, vs, xs) = (
+                s.m.as_mut_slice(),
+                s.v.as_mut_slice(),
+                s.vmax.as_mut_slice(),
+            );
+            for i in 0..ws.len() {
+                let g = gs[i];
+                ms[i] = self.beta1 * ms[i] + (1.0 - self.beta1) * g;
+                vs[i] = self.beta2 * vs[i] + (1.0 - self.beta2) * g * g;
+                let vh = if AMSGRAD {
+                    xs[i] = xs[i].max(vs[i]);
+                    xs[i]
+                } else {
+                    vs[i]
+                };
+                ws[i] -= if BIAS {
+                    self.lr * (ms[i] / c1) / ((vh / c2).sqrt() + self.eps)
+                } else {
+                    self.lr * ms[i] / (vh.sqrt() + self.eps)
+                };
+            }
         }
     }
 }
