@@ -12,7 +12,7 @@
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
 use crate::model::{Model, Moments, Sample};
-use crate::noise::{NoiseLaw, Sampler};
+use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
 use crate::rng::{standard_normal, stream, Philox4x32};
@@ -54,13 +54,7 @@ struct Coins {
 impl Draws for Coins {
     #[inline(always)]
     fn at(&self, k: usize, l: usize) -> Sample {
-        // Select by mask: a branch on a random bit mispredicts half the time.
-        let m = (((self.bits[l] >> k) & 1) as u64).wrapping_neg();
-        let sel = |a: f64, b: f64| f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m));
-        Sample {
-            x: sel(self.heads.x, self.tails.x),
-            y: sel(self.heads.y, self.tails.y),
-        }
+        coin_sample(self.bits[l] >> k, self.heads, self.tails)
     }
 }
 

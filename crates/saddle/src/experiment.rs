@@ -52,7 +52,7 @@ pub struct Summary {
     pub cell: u32,
     /// Runs that diverged (non-finite or beyond the bound).
     pub diverged: u64,
-    /// Runs absorbed exactly at 0.
+    /// Runs absorbed at 0 (see [`crate::observe::Status::Absorbed`]).
     pub absorbed: u64,
     /// Escape fraction value (null without `[observe.escape]`).
     pub escape_fraction: Option<f64>,

@@ -309,16 +309,7 @@ impl Sampler<'_> {
                     Sample::with(self.field, *heads),
                     Sample::with(self.field, *tails),
                 );
-                // A branch on a random bit mispredicts half the time; select by mask.
-                let pick = |bit: u32| {
-                    let m = (bit as u64).wrapping_neg();
-                    let sel =
-                        |a: f64, b: f64| f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m));
-                    Sample {
-                        x: sel(h.x, t.x),
-                        y: sel(h.y, t.y),
-                    }
-                };
+                let pick = |bit: u32| coin_sample(bit, h, t);
                 let mut j = 0;
                 // Whole words while the buffer is empty: the same bits, in the same order,
                 // as flip by flip, without a refill test per flip.
@@ -345,6 +336,18 @@ impl Sampler<'_> {
                 }
             }
         }
+    }
+}
+
+/// `heads` for bit 1, `tails` for bit 0 (only bit 0 of `bit` counts), selected by mask: a
+/// branch on a random bit mispredicts half the time.
+#[inline(always)]
+pub fn coin_sample(bit: u32, heads: Sample, tails: Sample) -> Sample {
+    let m = ((bit & 1) as u64).wrapping_neg();
+    let sel = |a: f64, b: f64| f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m));
+    Sample {
+        x: sel(heads.x, tails.x),
+        y: sel(heads.y, tails.y),
     }
 }
 

@@ -114,7 +114,8 @@ pub enum Status {
     Alive,
     /// Left the bound or became non-finite at the given step; frozen since.
     Diverged(u64),
-    /// Landed exactly on a fixed point at 0 at the given step (Prop. 1).
+    /// Reached 0 at the given step (exactly, as in Prop. 1, or below
+    /// [`crate::ensemble::ABSORB_BELOW`]) on a landscape whose origin is a fixed point.
     Absorbed(u64),
 }
 

@@ -22,15 +22,6 @@ pub trait Vector: Copy + Send + Sync + std::fmt::Debug + 'static {
         }
         v
     }
-    /// Euclidean norm.
-    #[inline(always)]
-    fn norm(&self) -> f64 {
-        if Self::DIM == 1 {
-            self.as_slice()[0].abs()
-        } else {
-            self.as_slice().iter().map(|x| x * x).sum::<f64>().sqrt()
-        }
-    }
 }
 
 impl<const N: usize> Vector for [f64; N] {
