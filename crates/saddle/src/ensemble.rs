@@ -533,3 +533,75 @@ pub const ABSORB_BELOW: f64 = f64::MIN_POSITIVE * (1u64 << 53) as f64;
 fn is_zero<W: Vector>(w: &W) -> bool {
     w.as_slice().iter().all(|x| x.abs() < ABSORB_BELOW)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Field, TinyNet};
+    use crate::noise::Law;
+    use crate::observe::{EscapeSpec, Hist2dSpec};
+    use crate::optimizer::Adam;
+
+    /// The AVX2 build of the engine and the baseline build give identical results.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_baseline_agree_bit_for_bit() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let noise = NoiseLaw {
+            law: Law::Discrete {
+                values: vec![-1.0, 2.0, 0.5],
+                probs: vec![0.3, 0.3, 0.4],
+            },
+            field: Field::Y,
+            batch: 2,
+        };
+        let opt = Adam {
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            amsgrad: true,
+            bias_correction: true,
+        };
+        let settings = Settings {
+            runs: 300,
+            steps: 400,
+            seed: 7,
+            cell: 3,
+            init: Init::Uniform {
+                lo: vec![-1.0, 0.0],
+                hi: vec![1.0, 1.0],
+            },
+            gradient: GradientSource::Sampled,
+            sigma: 0.01,
+            clip: Some((-3.0, 3.0)),
+            bound: 1e6,
+            observe: ObserveSpec {
+                histograms2d: vec![Hist2dSpec {
+                    params: [0, 1],
+                    lo: [-3.0, -3.0],
+                    hi: [3.0, 3.0],
+                    bins: [8, 8],
+                    steps: vec![0, 17, 400],
+                }],
+                trace_steps: crate::observe::log_steps(400, 10),
+                escape: Some(EscapeSpec {
+                    delta: 0.5,
+                    center: vec![0.0, 0.0],
+                }),
+                escape_rate_steps: vec![10, 400],
+                final_states: true,
+                ..ObserveSpec::default()
+            },
+        };
+        let e = Ensemble::new(&TinyNet, &noise, &opt, &settings).unwrap();
+        // SAFETY: AVX2 is present (checked above).
+        let fast = unsafe { e.run_chunk_avx2(0..300) }.finish(&settings.observe);
+        let base = e.run_chunk_body(0..300).finish(&settings.observe);
+        assert_eq!(fast, base);
+        let finals = base.final_states.unwrap();
+        assert_eq!(finals.len(), 300);
+    }
+}
