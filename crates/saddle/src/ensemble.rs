@@ -79,7 +79,7 @@ struct Group<'s, W, S> {
 /// How the initial state w₀ is drawn.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Init {
-    /// Each coordinate i uniform in [lo[i], hi[i]).
+    /// Each coordinate i uniform in \[lo\[i\], hi\[i\]).
     Uniform {
         /// Lower ends.
         lo: Vec<f64>,

@@ -12,7 +12,7 @@ use crate::rng::{standard_normal, Bits, Philox4x32};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Law {
     /// x = 1 or x = a − 1 with probability ½ each (Props 1–3, Figs 1, 3, 5, 7, 8):
-    /// E[x] = a/2. One fair bit per draw (bit 1 → x = 1).
+    /// E\[x\] = a/2. One fair bit per draw (bit 1 → x = 1).
     TwoPoint {
         /// The paper's a.
         a: f64,

@@ -62,19 +62,19 @@ impl Sample {
 /// expected loss of every built-in model, which is at most quadratic in x or y.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Moments {
-    /// E[x]
+    /// E\[x\]
     pub mean_x: f64,
-    /// E[x²]
+    /// E\[x²\]
     pub m2_x: f64,
-    /// E[y]
+    /// E\[y\]
     pub mean_y: f64,
-    /// E[y²]
+    /// E\[y²\]
     pub m2_y: f64,
 }
 
 /// A sampled loss L̂(w; x) with its gradient.
 ///
-/// Implementations must be cheap to call: the engine calls [`Model::grad`] once per sample
+/// Implementations must be cheap to call: the engine calls [`Model::grad_acc`] once per sample
 /// per step inside a monomorphised loop.
 pub trait Model: Send + Sync {
     /// The parameter vector, `[f64; D]`.

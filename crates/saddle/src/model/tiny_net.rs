@@ -30,8 +30,8 @@ impl Model for TinyNet {
         g[1] += r2 * h * h;
     }
 
-    /// E(f − y)² = w₂²w₁⁴E[x⁴]… is not a function of two moments when x is random, so the
-    /// closed form here assumes x is deterministic (x² = E[x²]) and y independent of x.
+    /// E(f − y)² = w₂²w₁⁴E\[x⁴\]… is not a function of two moments when x is random, so the
+    /// closed form here assumes x is deterministic (x² = E\[x²\]) and y independent of x.
     fn expected_loss(&self, w: &[f64; 2], m: &Moments) -> Option<f64> {
         if m.m2_x != m.mean_x * m.mean_x {
             return None;
