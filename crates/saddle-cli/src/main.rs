@@ -1,6 +1,6 @@
 //! `saddle`: run ensembles and sweeps of stochastic optimizers from experiment files.
 //!
-//! The binary is thin: raw flags become a validated configuration ([`load`]) before anything
+//! The binary is thin: raw flags become a validated configuration ([`input::load`]) before anything
 //! runs, the science lives in the `saddle` library, and this crate only handles files,
 //! terminal output and exit codes (0 success, 1 failure while running, 2 bad input).
 
