@@ -473,31 +473,35 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
             let mut next = g.w;
             self.opt.update_lanes(&mut g.state, &mut next, &grad, t);
-            let mut bad = [false; LANES];
-            let mut zero = [false; LANES];
-            let mut event = false;
+            // Flags as 64-bit masks (all ones or zero), the width of an f64, so the lane loops
+            // vectorise: comparisons, selects and the final OR are plain vector operations.
+            let mask = |b: bool| (b as u64).wrapping_neg();
+            let absorbing_m = mask(absorbing);
+            let mut bad = [0u64; LANES];
+            let mut zero = [0u64; LANES];
             for l in 0..LANES {
-                let mut out = false;
-                let mut tiny = true;
+                let mut out = 0u64;
+                let mut tiny = u64::MAX;
                 for x in next[l].as_mut_slice() {
                     *x = x.clamp(lo, hi);
-                    out |= !(x.abs() <= finite_bound);
-                    tiny &= x.abs() < ABSORB_BELOW;
+                    out |= mask(!(x.abs() <= finite_bound));
+                    tiny &= mask(x.abs() < ABSORB_BELOW);
                 }
-                let keep = alive[l] & !out;
+                let alive_m = mask(alive[l]);
+                let keep = alive_m & !out;
                 for (c, n) in g.w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
-                    *c = if keep { *n } else { *c };
+                    *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
                 }
-                bad[l] = alive[l] & out;
-                zero[l] = keep & absorbing & tiny;
-                event |= bad[l] | zero[l];
+                bad[l] = alive_m & out;
+                zero[l] = keep & absorbing_m & tiny;
             }
+            let event = bad.iter().zip(&zero).fold(0, |a, (b, z)| a | b | z) != 0;
             if event {
                 for l in 0..LANES {
-                    if bad[l] {
+                    if bad[l] != 0 {
                         g.status[l] = Status::Diverged(t);
                         g.alive[l] = false;
-                    } else if zero[l] {
+                    } else if zero[l] != 0 {
                         g.status[l] = Status::Absorbed(t);
                         g.alive[l] = false;
                     }
