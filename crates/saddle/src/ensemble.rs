@@ -444,7 +444,9 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         // A state diverges when non-finite or beyond the bound: |x| ≤ min(bound, f64::MAX)
         // fails for both (NaN compares false, ∞ exceeds MAX), whatever the bound.
         let finite_bound = bound.min(f64::MAX);
-        let mut alive = g.alive;
+        // Alive lanes as 64-bit masks (all ones or zero), the width of an f64.
+        let mask = |b: bool| (b as u64).wrapping_neg();
+        let mut alive = g.alive.map(mask);
         // Each phase below is a simple loop over the lanes, which the compiler vectorises.
         for k in 0..k_max {
             let t = t0 + k as u64 + 1;
@@ -475,7 +477,6 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             self.opt.update_lanes(&mut g.state, &mut next, &grad, t);
             // Flags as 64-bit masks (all ones or zero), the width of an f64, so the lane loops
             // vectorise: comparisons, selects and the final OR are plain vector operations.
-            let mask = |b: bool| (b as u64).wrapping_neg();
             let absorbing_m = mask(absorbing);
             let mut bad = [0u64; LANES];
             let mut zero = [0u64; LANES];
@@ -487,7 +488,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     out |= mask(!(x.abs() <= finite_bound));
                     tiny &= mask(x.abs() < ABSORB_BELOW);
                 }
-                let alive_m = mask(alive[l]);
+                let alive_m = alive[l];
                 let keep = alive_m & !out;
                 for (c, n) in g.w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
                     *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
@@ -507,7 +508,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     }
                 }
                 // Lanes frozen here stay frozen for the rest of the block.
-                alive = g.alive;
+                alive = g.alive.map(mask);
             }
         }
     }
