@@ -261,9 +261,16 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
 
     fn run_chunk(&self, runs: std::ops::Range<u64>) -> Accumulator {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor supports AVX2 (checked just above).
-            return unsafe { self.run_chunk_avx2(runs) };
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx512f") && has!("avx2") {
+                // SAFETY: the processor supports AVX-512F and AVX2 (checked just above).
+                return unsafe { self.run_chunk_avx512(runs) };
+            }
+            if has!("avx2") {
+                // SAFETY: the processor supports AVX2 (checked just above).
+                return unsafe { self.run_chunk_avx2(runs) };
+            }
         }
         self.run_chunk_body(runs)
     }
@@ -274,6 +281,14 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn run_chunk_avx2(&self, runs: std::ops::Range<u64>) -> Accumulator {
+        self.run_chunk_body(runs)
+    }
+
+    /// [`Ensemble::run_chunk_body`] compiled with AVX-512F (and AVX2): 512-bit lane loops,
+    /// bit-identical results for the same reason.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx512f")]
+    unsafe fn run_chunk_avx512(&self, runs: std::ops::Range<u64>) -> Accumulator {
         self.run_chunk_body(runs)
     }
 
@@ -547,13 +562,12 @@ mod tests {
     use crate::observe::{EscapeSpec, Hist2dSpec};
     use crate::optimizer::Adam;
 
-    /// The AVX2 build of the engine and the baseline build give identical results.
+    /// The AVX2 and AVX-512 builds of the engine and the baseline build give identical
+    /// results (each vector build is checked where the processor has it).
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn avx2_and_baseline_agree_bit_for_bit() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            return;
-        }
+    fn vector_builds_and_baseline_agree_bit_for_bit() {
+        use std::arch::is_x86_feature_detected as has;
         let noise = NoiseLaw {
             law: Law::Discrete {
                 values: vec![-1.0, 2.0, 0.5],
@@ -602,10 +616,17 @@ mod tests {
             },
         };
         let e = Ensemble::new(&TinyNet, &noise, &opt, &settings).unwrap();
-        // SAFETY: AVX2 is present (checked above).
-        let fast = unsafe { e.run_chunk_avx2(0..300) }.finish(&settings.observe);
         let base = e.run_chunk_body(0..300).finish(&settings.observe);
-        assert_eq!(fast, base);
+        if has!("avx2") {
+            // SAFETY: AVX2 is present (checked just above).
+            let fast = unsafe { e.run_chunk_avx2(0..300) }.finish(&settings.observe);
+            assert_eq!(fast, base, "AVX2 build differs from the baseline");
+        }
+        if has!("avx2") && has!("avx512f") {
+            // SAFETY: AVX-512F and AVX2 are present (checked just above).
+            let fast = unsafe { e.run_chunk_avx512(0..300) }.finish(&settings.observe);
+            assert_eq!(fast, base, "AVX-512 build differs from the baseline");
+        }
         let finals = base.final_states.unwrap();
         assert_eq!(finals.len(), 300);
     }
