@@ -65,7 +65,7 @@ struct Group<'s, W, S> {
     sampler: [Sampler<'s>; LANES],
     w: [W; LANES],
     w0: [W; LANES],
-    state: [S; LANES],
+    state: S,
     status: [Status; LANES],
     alive: [bool; LANES],
     /// Data for the block: index (k·batch + b)·LANES + lane.
@@ -304,7 +304,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             sampler: std::array::from_fn(|_| self.noise.sampler()),
             w: [M::W::zeros(); LANES],
             w0: [M::W::zeros(); LANES],
-            state: std::array::from_fn(|_| self.opt.init()),
+            state: self.opt.init_lanes(),
             status: [Status::Alive; LANES],
             alive: [false; LANES],
             xs: vec![Sample::default(); BLOCK * self.noise.batch * LANES],
@@ -315,10 +315,10 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         while first < runs.end {
             let last = (first + LANES as u64).min(runs.end);
             g.n = (last - first) as usize;
+            g.state = self.opt.init_lanes();
             for l in 0..LANES {
                 let run = first + l as u64;
                 g.run[l] = run;
-                g.state[l] = self.opt.init();
                 if l >= g.n {
                     g.alive[l] = false;
                     g.w[l] = M::W::zeros();
@@ -348,7 +348,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// independent runs. Runs that diverge or are absorbed are frozen by a select, and
     /// handled in a rare scalar pass.
     #[inline(always)]
-    fn run_group(&self, g: &mut Group<'_, M::W, O::State>, acc: &mut Accumulator) {
+    fn run_group(&self, g: &mut Group<'_, M::W, O::Lanes<LANES>>, acc: &mut Accumulator) {
         let s = self.settings;
         let d = <M::W as Vector>::DIM;
         let batch = self.noise.batch;
@@ -442,7 +442,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     #[inline(always)]
     fn block<const PLAIN: bool, D: Draws>(
         &self,
-        g: &mut Group<'_, M::W, O::State>,
+        g: &mut Group<'_, M::W, O::Lanes<LANES>>,
         data: &D,
         t0: u64,
         k_max: usize,

@@ -14,21 +14,20 @@ pub trait Optimizer<W: Vector>: Send + Sync {
     fn init(&self) -> Self::State;
     /// Apply the update at step `t` (1-based) with gradient `g`.
     fn update(&self, state: &mut Self::State, w: &mut W, g: &W, t: u64);
-    /// [`Optimizer::update`] for several runs at once (the engine's lanes). The result
-    /// must equal calling `update` lane by lane; an optimizer overrides it to settle its
-    /// options once per call instead of once per lane.
-    #[inline(always)]
+    /// The state of `L` runs advanced together (the engine's lanes), laid out so that the
+    /// same field of every run is contiguous.
+    type Lanes<const L: usize>: Send;
+    /// The lane state at t = 0.
+    fn init_lanes<const L: usize>(&self) -> Self::Lanes<L>;
+    /// [`Optimizer::update`] for `L` runs at once; the result equals calling `update` run by
+    /// run.
     fn update_lanes<const L: usize>(
         &self,
-        states: &mut [Self::State; L],
+        states: &mut Self::Lanes<L>,
         w: &mut [W; L],
         g: &[W; L],
         t: u64,
-    ) {
-        for l in 0..L {
-            self.update(&mut states[l], &mut w[l], &g[l], t);
-        }
-    }
+    );
     /// Whether a zero gradient gives a zero step whatever the state (so a run resting at a
     /// fixed point of the landscape stays there). False for momentum, whose buffer keeps
     /// moving w after the gradient vanishes.
@@ -44,6 +43,17 @@ pub struct Sgd {
 
 impl<W: Vector> Optimizer<W> for Sgd {
     type State = ();
+    type Lanes<const L: usize> = [(); L];
+    fn init_lanes<const L: usize>(&self) -> [(); L] {
+        std::array::from_fn(|_| Optimizer::<W>::init(self))
+    }
+    #[inline(always)]
+    fn update_lanes<const L: usize>(&self, s: &mut [(); L], w: &mut [W; L], g: &[W; L], t: u64) {
+        for l in 0..L {
+            self.update(&mut s[l], &mut w[l], &g[l], t);
+        }
+    }
+
     fn init(&self) {}
     fn rests_with_zero_gradient(&self) -> bool {
         true
@@ -68,6 +78,17 @@ pub struct Momentum {
 
 impl<W: Vector> Optimizer<W> for Momentum {
     type State = W;
+    type Lanes<const L: usize> = [W; L];
+    fn init_lanes<const L: usize>(&self) -> [W; L] {
+        std::array::from_fn(|_| Optimizer::<W>::init(self))
+    }
+    #[inline(always)]
+    fn update_lanes<const L: usize>(&self, s: &mut [W; L], w: &mut [W; L], g: &[W; L], t: u64) {
+        for l in 0..L {
+            self.update(&mut s[l], &mut w[l], &g[l], t);
+        }
+    }
+
     fn init(&self) -> W {
         W::zeros()
     }
@@ -101,6 +122,17 @@ pub struct RmsProp {
 
 impl<W: Vector> Optimizer<W> for RmsProp {
     type State = W;
+    type Lanes<const L: usize> = [W; L];
+    fn init_lanes<const L: usize>(&self) -> [W; L] {
+        std::array::from_fn(|_| Optimizer::<W>::init(self))
+    }
+    #[inline(always)]
+    fn update_lanes<const L: usize>(&self, s: &mut [W; L], w: &mut [W; L], g: &[W; L], t: u64) {
+        for l in 0..L {
+            self.update(&mut s[l], &mut w[l], &g[l], t);
+        }
+    }
+
     fn init(&self) -> W {
         W::zeros()
     }
@@ -176,20 +208,34 @@ impl<W: Vector> Optimizer<W> for Adam {
     fn rests_with_zero_gradient(&self) -> bool {
         self.beta1 == 0.0
     }
+    type Lanes<const L: usize> = AdamState<[W; L]>;
+    fn init_lanes<const L: usize>(&self) -> AdamState<[W; L]> {
+        AdamState {
+            m: [W::zeros(); L],
+            v: [W::zeros(); L],
+            vmax: [W::zeros(); L],
+            beta1_t: 1.0,
+            beta2_t: 1.0,
+        }
+    }
+
     #[inline(always)]
     fn update(&self, s: &mut AdamState<W>, w: &mut W, g: &W, _t: u64) {
-        self.update_lanes(
-            std::array::from_mut(s),
-            std::array::from_mut(w),
-            std::array::from_ref(g),
-            _t,
+        let (c1, c2) = self.advance(&mut s.beta1_t, &mut s.beta2_t);
+        let (ms, vs, xs) = (
+            s.m.as_mut_slice(),
+            s.v.as_mut_slice(),
+            s.vmax.as_mut_slice(),
         );
+        for (i, (w, g)) in w.as_mut_slice().iter_mut().zip(g.as_slice()).enumerate() {
+            self.coord(&mut ms[i], &mut vs[i], &mut xs[i], w, *g, c1, c2);
+        }
     }
 
     #[inline(always)]
     fn update_lanes<const L: usize>(
         &self,
-        s: &mut [AdamState<W>; L],
+        s: &mut AdamState<[W; L]>,
         w: &mut [W; L],
         g: &[W; L],
         _t: u64,
@@ -204,43 +250,86 @@ impl<W: Vector> Optimizer<W> for Adam {
 }
 
 impl Adam {
-    /// The update with the variant fixed at compile time, so the loop over lanes has no
-    /// branch on it.
+    /// Advance β₁ᵗ, β₂ᵗ (bias correction only) and return the divisors (1 − β₁ᵗ, 1 − β₂ᵗ).
+    #[inline(always)]
+    fn advance(&self, b1t: &mut f64, b2t: &mut f64) -> (f64, f64) {
+        if self.bias_correction {
+            *b1t *= self.beta1;
+            *b2t *= self.beta2;
+        }
+        (1.0 - *b1t, 1.0 - *b2t)
+    }
+
+    /// One coordinate of the update (Eqs 12–15, with the variant's options).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn coord(
+        &self,
+        m: &mut f64,
+        v: &mut f64,
+        vmax: &mut f64,
+        w: &mut f64,
+        g: f64,
+        c1: f64,
+        c2: f64,
+    ) {
+        match (self.amsgrad, self.bias_correction) {
+            (false, false) => self.coord_as::<false, false>(m, v, vmax, w, g, c1, c2),
+            (true, false) => self.coord_as::<true, false>(m, v, vmax, w, g, c1, c2),
+            (false, true) => self.coord_as::<false, true>(m, v, vmax, w, g, c1, c2),
+            (true, true) => self.coord_as::<true, true>(m, v, vmax, w, g, c1, c2),
+        }
+    }
+
+    /// [`Adam::coord`] with the variant fixed at compile time.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn coord_as<const AMSGRAD: bool, const BIAS: bool>(
+        &self,
+        m: &mut f64,
+        v: &mut f64,
+        vmax: &mut f64,
+        w: &mut f64,
+        g: f64,
+        c1: f64,
+        c2: f64,
+    ) {
+        *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+        *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+        let vh = if AMSGRAD {
+            *vmax = vmax.max(*v);
+            *vmax
+        } else {
+            *v
+        };
+        *w -= if BIAS {
+            self.lr * (*m / c1) / ((vh / c2).sqrt() + self.eps)
+        } else {
+            self.lr * *m / (vh.sqrt() + self.eps)
+        };
+    }
+
+    /// The lane update with the variant fixed at compile time, so the loop over lanes has no
+    /// branch on it. All lanes share t, hence β₁ᵗ and β₂ᵗ.
     #[inline(always)]
     fn lanes<const AMSGRAD: bool, const BIAS: bool, const L: usize, W: Vector>(
         &self,
-        s: &mut [AdamState<W>; L],
+        s: &mut AdamState<[W; L]>,
         w: &mut [W; L],
         g: &[W; L],
     ) {
-        for l in 0..L {
-            let s = &mut s[l];
-            if BIAS {
-                s.beta1_t *= self.beta1;
-                s.beta2_t *= self.beta2;
-            }
-            let (c1, c2) = (1.0 - s.beta1_t, 1.0 - s.beta2_t);
-            let (ws, gs) = (w[l].as_mut_slice(), g[l].as_slice());
-            let (ms, vs, xs) = (
-                s.m.as_mut_slice(),
-                s.v.as_mut_slice(),
-                s.vmax.as_mut_slice(),
-            );
-            for i in 0..ws.len() {
-                let g = gs[i];
-                ms[i] = self.beta1 * ms[i] + (1.0 - self.beta1) * g;
-                vs[i] = self.beta2 * vs[i] + (1.0 - self.beta2) * g * g;
-                let vh = if AMSGRAD {
-                    xs[i] = xs[i].max(vs[i]);
-                    xs[i]
-                } else {
-                    vs[i]
-                };
-                ws[i] -= if BIAS {
-                    self.lr * (ms[i] / c1) / ((vh / c2).sqrt() + self.eps)
-                } else {
-                    self.lr * ms[i] / (vh.sqrt() + self.eps)
-                };
+        let (c1, c2) = self.advance(&mut s.beta1_t, &mut s.beta2_t);
+        for i in 0..W::DIM {
+            for l in 0..L {
+                self.coord_as::<AMSGRAD, BIAS>(
+                    &mut s.m[l].as_mut_slice()[i],
+                    &mut s.v[l].as_mut_slice()[i],
+                    &mut s.vmax[l].as_mut_slice()[i],
+                    &mut w[l].as_mut_slice()[i],
+                    g[l].as_slice()[i],
+                    c1,
+                    c2,
+                );
             }
         }
     }
