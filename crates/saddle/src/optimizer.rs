@@ -34,6 +34,29 @@ pub trait Optimizer<W: Vector>: Send + Sync {
     fn rests_with_zero_gradient(&self) -> bool;
 }
 
+/// The lane state and update of an optimizer whose per-run state is small: an array of
+/// per-run states, updated run by run.
+macro_rules! run_by_run_lanes {
+    ($state:ty) => {
+        type Lanes<const L: usize> = [$state; L];
+        fn init_lanes<const L: usize>(&self) -> [$state; L] {
+            std::array::from_fn(|_| Optimizer::<W>::init(self))
+        }
+        #[inline(always)]
+        fn update_lanes<const L: usize>(
+            &self,
+            s: &mut [$state; L],
+            w: &mut [W; L],
+            g: &[W; L],
+            t: u64,
+        ) {
+            for l in 0..L {
+                self.update(&mut s[l], &mut w[l], &g[l], t);
+            }
+        }
+    };
+}
+
 /// Plain (minibatch) SGD, Eq. 2: w ← w − λĝ. GD is the same rule fed the expected gradient.
 #[derive(Clone, Copy, Debug)]
 pub struct Sgd {
@@ -43,16 +66,7 @@ pub struct Sgd {
 
 impl<W: Vector> Optimizer<W> for Sgd {
     type State = ();
-    type Lanes<const L: usize> = [(); L];
-    fn init_lanes<const L: usize>(&self) -> [(); L] {
-        std::array::from_fn(|_| Optimizer::<W>::init(self))
-    }
-    #[inline(always)]
-    fn update_lanes<const L: usize>(&self, s: &mut [(); L], w: &mut [W; L], g: &[W; L], t: u64) {
-        for l in 0..L {
-            self.update(&mut s[l], &mut w[l], &g[l], t);
-        }
-    }
+    run_by_run_lanes!(());
 
     fn init(&self) {}
     fn rests_with_zero_gradient(&self) -> bool {
@@ -78,16 +92,7 @@ pub struct Momentum {
 
 impl<W: Vector> Optimizer<W> for Momentum {
     type State = W;
-    type Lanes<const L: usize> = [W; L];
-    fn init_lanes<const L: usize>(&self) -> [W; L] {
-        std::array::from_fn(|_| Optimizer::<W>::init(self))
-    }
-    #[inline(always)]
-    fn update_lanes<const L: usize>(&self, s: &mut [W; L], w: &mut [W; L], g: &[W; L], t: u64) {
-        for l in 0..L {
-            self.update(&mut s[l], &mut w[l], &g[l], t);
-        }
-    }
+    run_by_run_lanes!(W);
 
     fn init(&self) -> W {
         W::zeros()
@@ -122,16 +127,7 @@ pub struct RmsProp {
 
 impl<W: Vector> Optimizer<W> for RmsProp {
     type State = W;
-    type Lanes<const L: usize> = [W; L];
-    fn init_lanes<const L: usize>(&self) -> [W; L] {
-        std::array::from_fn(|_| Optimizer::<W>::init(self))
-    }
-    #[inline(always)]
-    fn update_lanes<const L: usize>(&self, s: &mut [W; L], w: &mut [W; L], g: &[W; L], t: u64) {
-        for l in 0..L {
-            self.update(&mut s[l], &mut w[l], &g[l], t);
-        }
-    }
+    run_by_run_lanes!(W);
 
     fn init(&self) -> W {
         W::zeros()
