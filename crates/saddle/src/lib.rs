@@ -11,7 +11,9 @@
 //! - [`model`]: sampled losses L̂(w; x) and their gradients; [`noise`]: data distributions;
 //! - [`optimizer`]: update rules; [`ensemble`]: the engine; [`observe`]: what is measured;
 //! - [`config`]: experiment files (TOML) to validated experiments; [`sweep`]: parameter grids;
-//! - [`experiment`]: running a validated experiment into a [`experiment::Summary`].
+//! - [`experiment`]: running a validated experiment into a [`experiment::Summary`];
+//! - [`theory`]: the paper's closed forms and numerical theory; [`numeric`]: quadrature,
+//!   roots and maxima for it.
 
 pub mod config;
 pub mod ensemble;
@@ -19,11 +21,13 @@ pub mod experiment;
 pub mod flush;
 pub mod model;
 pub mod noise;
+pub mod numeric;
 pub mod observe;
 pub mod optimizer;
 pub mod rng;
 pub mod stats;
 pub mod sweep;
+pub mod theory;
 pub mod vector;
 
 /// The crate version, reported in every summary.

@@ -1,0 +1,2 @@
+//! Numerical building blocks for the theory: quadrature, root finding, maximisation.
+//! (to be written)
