@@ -245,6 +245,15 @@ pub fn human(e: &Experiment, s: &Summary) -> String {
         "{}: {} model, {} optimizer (lr {}), {} runs x {} steps, seed {}",
         s.name, s.model, s.optimizer, e.optimizer.lr, s.runs, s.steps, s.seed
     );
+    if let Some(dt) = s.dt {
+        let _ = writeln!(
+            o,
+            "continuous time (Eq. 49): {} with dt = {dt}, so step t is time t*dt (T*dt = {}); C(w): {}",
+            e.optimizer.scheme.name(),
+            s.steps as f64 * dt,
+            e.diffusion.kind()
+        );
+    }
     let _ = writeln!(
         o,
         "diverged: {}   absorbed at 0: {}",

@@ -116,12 +116,48 @@ pub struct Settings {
     pub gradient: GradientSource,
     /// Injected Gaussian noise σ: w ← w − λ(ĝ + σξ) (App. C.2, Fig. 9).
     pub sigma: f64,
-    /// Box constraint: clip each coordinate to [lo, hi] after every step (Props 4, 5).
+    /// Box constraint: bring each coordinate back into [lo, hi] after every step (Props 4, 5;
+    /// Fig. 10), as `boundary` says.
     pub clip: Option<(f64, f64)>,
+    /// How a coordinate that leaves the box is brought back.
+    pub boundary: Boundary,
     /// A run with a non-finite coordinate or one of magnitude above this bound is diverged.
     pub bound: f64,
     /// Observers.
     pub observe: ObserveSpec,
+}
+
+/// What happens to a coordinate that leaves the box [lo, hi] (`optimizer.clip`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Boundary {
+    /// Set it to the nearest wall (clip; "truncated" in Fig. 10).
+    #[default]
+    Truncate,
+    /// Reflect it at the walls, as often as needed to land inside.
+    Reflect,
+}
+
+impl Boundary {
+    /// The name used in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Boundary::Truncate => "truncate",
+            Boundary::Reflect => "reflect",
+        }
+    }
+}
+
+/// `x` reflected into [lo, hi]: the walls act as mirrors, so a point beyond `hi` by d lands at
+/// hi − d, folded again while it is outside (the map is periodic with period 2(hi − lo)).
+/// Non-finite `x` gives NaN, which the engine counts as diverged.
+#[inline(always)]
+pub fn reflect(x: f64, lo: f64, hi: f64) -> f64 {
+    if x >= lo && x <= hi {
+        return x;
+    }
+    let width = hi - lo;
+    let y = (x - lo).rem_euclid(2.0 * width);
+    lo + if y > width { 2.0 * width - y } else { y }
 }
 
 /// Errors of the engine.
@@ -454,8 +490,10 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let sampled = s.gradient == GradientSource::Sampled;
         let (sigma, bound, absorbing) = (s.sigma, s.bound, self.absorbing);
         // Without a box the clamp is to (−∞, ∞), which leaves every value (NaN included)
-        // unchanged: one branch-free path for both cases.
+        // unchanged: one branch-free path for both cases. Reflecting walls fold the state
+        // first, in a pass of its own, so the clamp loop stays as it is.
         let (lo, hi) = s.clip.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        let reflecting = s.clip.is_some() && s.boundary == Boundary::Reflect;
         // A state diverges when non-finite or beyond the bound: |x| ≤ min(bound, f64::MAX)
         // fails for both (NaN compares false, ∞ exceeds MAX), whatever the bound.
         let finite_bound = bound.min(f64::MAX);
@@ -490,6 +528,11 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
             let mut next = g.w;
             self.opt.update_lanes(&mut g.state, &mut next, &grad, t);
+            if reflecting {
+                for x in next.iter_mut().flat_map(|w| w.as_mut_slice()) {
+                    *x = reflect(*x, lo, hi);
+                }
+            }
             // Flags as 64-bit masks (all ones or zero), the width of an f64, so the lane loops
             // vectorise: comparisons, selects and the final OR are plain vector operations.
             let absorbing_m = mask(absorbing);
@@ -596,6 +639,7 @@ mod tests {
             gradient: GradientSource::Sampled,
             sigma: 0.01,
             clip: Some((-3.0, 3.0)),
+            boundary: Boundary::Truncate,
             bound: 1e6,
             observe: ObserveSpec {
                 histograms2d: vec![Hist2dSpec {
@@ -629,5 +673,22 @@ mod tests {
         }
         let finals = base.final_states.unwrap();
         assert_eq!(finals.len(), 300);
+    }
+
+    #[test]
+    fn reflection_folds_into_the_box() {
+        assert_eq!(reflect(0.5, -1.0, 1.0), 0.5);
+        assert_eq!(reflect(1.25, -1.0, 1.0), 0.75);
+        assert_eq!(reflect(-1.5, -1.0, 1.0), -0.5);
+        // Beyond the opposite wall: 3.5 → 1 − 2.5 = −1.5 → −1 + 0.5 = −0.5.
+        assert_eq!(reflect(3.5, -1.0, 1.0), -0.5);
+        assert_eq!(reflect(1.0, -1.0, 1.0), 1.0);
+        assert!(reflect(f64::INFINITY, -1.0, 1.0).is_nan());
+        assert!(reflect(f64::NAN, -1.0, 1.0).is_nan());
+        for i in 0..1000 {
+            let x = -50.0 + 0.1 * i as f64;
+            let y = reflect(x, 0.0, 4.0);
+            assert!((0.0..=4.0).contains(&y), "{x} -> {y}");
+        }
     }
 }

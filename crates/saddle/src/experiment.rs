@@ -1,11 +1,14 @@
 //! Running a validated [`Experiment`]: choose the monomorphised ensemble for its model and
 //! optimizer (one dispatch per experiment, none per step) and summarise the outcome.
 
-use crate::config::{Experiment, ModelSpec, OptKind};
-use crate::ensemble::{Ensemble, EnsembleError, Outcome, Settings};
+use crate::config::{DiffusionSpec, Experiment, ModelSpec, OptKind, OPT_KINDS};
+use crate::ensemble::{Ensemble, EnsembleError, GradientSource, Outcome, Settings};
 use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
 use crate::observe::{EscapeRatePoint, FinalState, Histogram, TracePoint};
 use crate::optimizer::{Adam, Momentum, Optimizer, RmsProp, Sgd};
+use crate::sde::{
+    Coefficients, Diffusion, FormulaDiffusion, Landscape, Minibatch, SdeModel, Stepper,
+};
 use serde::Serialize;
 
 /// Errors while running an experiment.
@@ -17,6 +20,9 @@ pub enum RunError {
     /// The formula could not be instantiated.
     #[error("model.loss: {0}")]
     Formula(String),
+    /// The diffusion of an SDE could not be built.
+    #[error("diffusion: {0}")]
+    Diffusion(String),
 }
 
 /// The escape fraction with its uncertainty.
@@ -46,6 +52,9 @@ pub struct Summary {
     pub runs: u64,
     /// Steps T.
     pub steps: u64,
+    /// The SDE time step dt (null for the discrete optimizers, whose steps are the paper's
+    /// t); an SDE's step t is at time t·dt.
+    pub dt: Option<f64>,
     /// Seed.
     pub seed: u64,
     /// Sweep cell (0 for a single run).
@@ -111,6 +120,7 @@ fn dispatch(
         gradient: exp.gradient(),
         sigma: exp.injected_sigma,
         clip: exp.optimizer.clip,
+        boundary: exp.optimizer.boundary,
         bound: exp.bound,
         observe: exp.observe.clone(),
     };
@@ -120,6 +130,9 @@ fn dispatch(
         progress,
         dry,
     };
+    if exp.optimizer.kind == OptKind::Sde {
+        return with_landscape(exp, &ctx);
+    }
     let outcome = match &exp.model {
         ModelSpec::Quadratic => ctx.with_model(&Quadratic)?,
         ModelSpec::Quartic { b } => ctx.with_model(&Quartic { b: *b })?,
@@ -169,6 +182,7 @@ impl Ctx<'_> {
                     eps: o.eps,
                 },
             ),
+            OptKind::Sde => unreachable!("SDE experiments are dispatched by `with_landscape`"),
             OptKind::Adam | OptKind::AmsGrad => self.go(
                 m,
                 &Adam {
@@ -193,6 +207,93 @@ impl Ctx<'_> {
     }
 }
 
+/// What to do with the continuous-time landscape of an SDE experiment, once its types are
+/// fixed (one dispatch per experiment, none per step).
+trait LandscapeVisitor {
+    type Out;
+    fn visit<M: Model<W = [f64; 1]> + Clone + 'static, D: Diffusion + 'static>(
+        &self,
+        l: Landscape<M, D>,
+    ) -> Result<Self::Out, RunError>;
+}
+
+impl LandscapeVisitor for Ctx<'_> {
+    type Out = Option<Outcome>;
+    fn visit<M: Model<W = [f64; 1]> + Clone + 'static, D: Diffusion + 'static>(
+        &self,
+        l: Landscape<M, D>,
+    ) -> Result<Option<Outcome>, RunError> {
+        let o = &self.exp.optimizer;
+        let stepper = Stepper::new(o.lr, self.exp.noise.batch, o.dt, o.scheme);
+        let model = SdeModel::new(l, stepper);
+        let brownian = SdeModel::<M, D>::brownian();
+        // The injected noise is part of C(w) (Eq. 62); the engine draws only ξ.
+        let settings = Settings {
+            sigma: 0.0,
+            gradient: GradientSource::Sampled,
+            ..self.settings.clone()
+        };
+        let unit = SdeModel::<M, D>::unit_step();
+        let e = Ensemble::new(&model, &brownian, &unit, &settings)?;
+        Ok((!self.dry).then(|| e.run(self.progress)))
+    }
+}
+
+/// Build the continuous-time landscape of a one-parameter experiment (model, data law,
+/// diffusion source, injected σ) and hand it to `v`.
+fn with_landscape<V: LandscapeVisitor>(exp: &Experiment, v: &V) -> Result<V::Out, RunError> {
+    match &exp.model {
+        ModelSpec::Quadratic => with_diffusion(exp, Quadratic, v),
+        ModelSpec::Quartic { b } => with_diffusion(exp, Quartic { b: *b }, v),
+        ModelSpec::Formula(f) if f.params() == 1 => with_diffusion(
+            exp,
+            Formula::<1>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?,
+            v,
+        ),
+        m => Err(RunError::Diffusion(format!(
+            "the continuous-time limit is one-dimensional; model `{}` has {} parameters",
+            m.kind(),
+            m.dim()
+        ))),
+    }
+}
+
+fn with_diffusion<M: Model<W = [f64; 1]> + Clone + 'static, V: LandscapeVisitor>(
+    exp: &Experiment,
+    model: M,
+    v: &V,
+) -> Result<V::Out, RunError> {
+    let (noise, sigma) = (&exp.noise, exp.injected_sigma);
+    match &exp.diffusion {
+        DiffusionSpec::Minibatch => v.visit(Landscape::new(model, noise, Minibatch, sigma)),
+        DiffusionSpec::Formula(f) => {
+            let d = FormulaDiffusion::new((**f).clone()).map_err(RunError::Diffusion)?;
+            v.visit(Landscape::new(model, noise, d, sigma))
+        }
+        DiffusionSpec::Designed { .. } => Err(RunError::Diffusion(
+            "designed noise is not available yet".into(),
+        )),
+    }
+}
+
+struct Boxed;
+
+impl LandscapeVisitor for Boxed {
+    type Out = Box<dyn Coefficients>;
+    fn visit<M: Model<W = [f64; 1]> + Clone + 'static, D: Diffusion + 'static>(
+        &self,
+        l: Landscape<M, D>,
+    ) -> Result<Box<dyn Coefficients>, RunError> {
+        Ok(Box::new(l))
+    }
+}
+
+/// The continuous-time landscape of an experiment (L, L' and C of Eq. 49), for the theory:
+/// its model must have one parameter; its `[diffusion]` is used whatever the optimizer.
+pub fn coefficients(exp: &Experiment) -> Result<Box<dyn Coefficients>, RunError> {
+    with_landscape(exp, &Boxed)
+}
+
 fn summarise(exp: &Experiment, cell: u32, o: Outcome) -> Summary {
     let obs = o.observed;
     let f = &obs.final_point;
@@ -200,11 +301,10 @@ fn summarise(exp: &Experiment, cell: u32, o: Outcome) -> Summary {
         version: crate::VERSION.to_string(),
         name: exp.name.clone(),
         model: exp.model.kind().to_string(),
-        optimizer: ["gd", "sgd", "momentum", "rmsprop", "adam", "amsgrad"]
-            [exp.optimizer.kind as usize]
-            .to_string(),
+        optimizer: OPT_KINDS[exp.optimizer.kind as usize].to_string(),
         runs: exp.runs,
         steps: exp.steps,
+        dt: (exp.optimizer.kind == OptKind::Sde).then_some(exp.optimizer.dt),
         seed: exp.seed,
         cell,
         diverged: o.diverged,

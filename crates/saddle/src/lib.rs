@@ -9,7 +9,8 @@
 //! Layers, from the bottom:
 //! - [`rng`]: the counter-based Philox4x32-10 generator, streams keyed by (seed, cell, run);
 //! - [`model`]: sampled losses L̂(w; x) and their gradients; [`noise`]: data distributions;
-//! - [`optimizer`]: update rules; [`ensemble`]: the engine; [`observe`]: what is measured;
+//! - [`optimizer`]: update rules; [`sde`]: the continuous-time limit (Eq. 49);
+//!   [`ensemble`]: the engine; [`observe`]: what is measured;
 //! - [`config`]: experiment files (TOML) to validated experiments; [`sweep`]: parameter grids;
 //! - [`experiment`]: running a validated experiment into a [`experiment::Summary`];
 //! - [`theory`]: the paper's closed forms and numerical theory; [`numeric`]: quadrature,
@@ -25,6 +26,7 @@ pub mod numeric;
 pub mod observe;
 pub mod optimizer;
 pub mod rng;
+pub mod sde;
 pub mod stats;
 pub mod sweep;
 pub mod theory;

@@ -109,6 +109,36 @@ escape_rate_steps = [150]
 delta = 0.5
 "#;
 
+/// The SDE (Eq. 49) with a formula diffusion, additive noise and reflecting walls.
+const SDE: &str = r#"
+name = "det-sde"
+seed = 5
+runs = 700
+steps = 120
+[model]
+kind = "quartic"
+[noise]
+kind = "two-point"
+a = -1.0
+batch = 2
+injected_sigma = 0.1
+[optimizer]
+kind = "sde"
+lr = 0.5
+dt = 0.05
+clip = [-1.5, 1.5]
+boundary = "reflect"
+[diffusion]
+kind = "formula"
+c = "w1^2 + 1/10"
+[observe]
+trace = 3
+final_states = true
+escape_rate_steps = [120]
+[observe.escape]
+delta = 0.5
+"#;
+
 fn exp(text: &str) -> Experiment {
     Experiment::from_toml(text).expect("valid experiment")
 }
@@ -127,7 +157,7 @@ fn json(s: &Summary) -> String {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    for text in [NET, QUAD, FORMULA] {
+    for text in [NET, QUAD, FORMULA, SDE] {
         let e = exp(text);
         let one = in_pool(1, &e, 0);
         // The experiment exercises what it claims to.
@@ -145,7 +175,7 @@ fn results_do_not_depend_on_the_thread_count() {
 
 #[test]
 fn repeated_runs_are_identical_and_seed_and_cell_matter() {
-    for text in [NET, QUAD, FORMULA] {
+    for text in [NET, QUAD, FORMULA, SDE] {
         let e = exp(text);
         let a = in_pool(2, &e, 0);
         let b = in_pool(2, &e, 0);
@@ -176,7 +206,7 @@ fn repeated_runs_are_identical_and_seed_and_cell_matter() {
 /// permutation, buffered coin bits, optimizer state) would break this.
 #[test]
 fn each_run_depends_only_on_its_own_index() {
-    for text in [NET, QUAD, FORMULA] {
+    for text in [NET, QUAD, FORMULA, SDE] {
         let big = exp(text);
         let all = in_pool(2, &big, 0).final_states.unwrap();
         for runs in [1u64, 5, 9, 300] {
@@ -212,7 +242,7 @@ fn bin(x: f64, lo: f64, hi: f64, n: usize) -> Result<usize, bool> {
 #[test]
 fn summary_agrees_with_final_states() {
     use saddle::observe::Status;
-    for text in [NET, QUAD, FORMULA] {
+    for text in [NET, QUAD, FORMULA, SDE] {
         let e = exp(text);
         let s = in_pool(3, &e, 0);
         let fs = s.final_states.as_ref().unwrap();

@@ -7,10 +7,11 @@
 
 mod reader;
 
-use crate::ensemble::{GradientSource, Init};
+use crate::ensemble::{Boundary, GradientSource, Init};
 use crate::model::{formula::FormulaSpec, Field, Sample};
 use crate::noise::{Law, NoiseLaw};
 use crate::observe::{log_steps, EscapeSpec, Hist1dSpec, Hist2dSpec, ObserveSpec};
+use crate::sde::Scheme;
 use crate::sweep::{Axis, AxisValues, Grid};
 use reader::{show, Reader, R};
 use toml::{Table, Value};
@@ -108,9 +109,63 @@ pub enum OptKind {
     Adam,
     /// AMSGrad (Fig. 2).
     AmsGrad,
+    /// The continuous-time limit of SGD, the SDE of Eq. 49 ([`crate::sde`]).
+    Sde,
 }
 
-const OPT_KINDS: [&str; 6] = ["gd", "sgd", "momentum", "rmsprop", "adam", "amsgrad"];
+/// The `optimizer.kind` names, in [`OptKind`] order.
+pub const OPT_KINDS: [&str; 7] = ["gd", "sgd", "momentum", "rmsprop", "adam", "amsgrad", "sde"];
+
+/// Where the diffusion C(w) of an SDE comes from (`[diffusion]`, [`crate::sde::Diffusion`]).
+#[derive(Clone, Debug)]
+pub enum DiffusionSpec {
+    /// The minibatch variance of the model and noise (Eqs 3, 49, 71).
+    Minibatch,
+    /// A formula in `w1`.
+    Formula(Box<FormulaSpec>),
+    /// Prop. 10: the C(w) that makes `target` (a formula in `w1`, not necessarily normalised)
+    /// the stationary density on the box `optimizer.clip`.
+    Designed {
+        /// The target density p(w).
+        target: Box<FormulaSpec>,
+        /// The integration constant c₀ of Eq. 117 (None: the smallest that keeps C ≥ 0).
+        c0: Option<f64>,
+        /// Grid cells on which ∫p dL is tabulated.
+        cells: usize,
+    },
+}
+
+impl PartialEq for DiffusionSpec {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (DiffusionSpec::Minibatch, DiffusionSpec::Minibatch) => true,
+            (DiffusionSpec::Formula(a), DiffusionSpec::Formula(b)) => a.expr() == b.expr(),
+            (
+                DiffusionSpec::Designed { target, c0, cells },
+                DiffusionSpec::Designed {
+                    target: t,
+                    c0: c,
+                    cells: n,
+                },
+            ) => target.expr() == t.expr() && c0 == c && cells == n,
+            _ => false,
+        }
+    }
+}
+
+impl DiffusionSpec {
+    /// The `kind` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DiffusionSpec::Minibatch => "minibatch",
+            DiffusionSpec::Formula(_) => "formula",
+            DiffusionSpec::Designed { .. } => "designed",
+        }
+    }
+}
+
+/// Default number of grid cells for designed noise.
+pub const DEFAULT_DESIGN_CELLS: usize = 4096;
 
 /// A validated optimizer.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +186,12 @@ pub struct OptimizerSpec {
     pub library: bool,
     /// Box constraint.
     pub clip: Option<(f64, f64)>,
+    /// What the box does to a coordinate that leaves it.
+    pub boundary: Boundary,
+    /// SDE time step dt (only for `sde`).
+    pub dt: f64,
+    /// SDE integration scheme (only for `sde`).
+    pub scheme: Scheme,
 }
 
 /// A validated experiment.
@@ -158,6 +219,8 @@ pub struct Experiment {
     pub optimizer: OptimizerSpec,
     /// Divergence bound.
     pub bound: f64,
+    /// Where C(w) comes from (used by `sde` only).
+    pub diffusion: DiffusionSpec,
     /// Observers.
     pub observe: ObserveSpec,
     /// Trace points requested (log-spaced), kept for [`Experiment::to_toml`].
@@ -298,6 +361,10 @@ impl Experiment {
                 ot.insert("beta".into(), o.beta.into());
                 ot.insert("eps".into(), o.eps.into());
             }
+            OptKind::Sde => {
+                ot.insert("dt".into(), o.dt.into());
+                ot.insert("scheme".into(), o.scheme.name().into());
+            }
             OptKind::Adam | OptKind::AmsGrad => {
                 ot.insert(
                     "variant".into(),
@@ -311,8 +378,28 @@ impl Experiment {
         }
         if let Some((lo, hi)) = o.clip {
             ot.insert("clip".into(), floats(&[lo, hi]));
+            ot.insert("boundary".into(), o.boundary.name().into());
         }
         t.insert("optimizer".into(), ot.into());
+
+        if o.kind == OptKind::Sde {
+            let mut dt = Table::new();
+            dt.insert("kind".into(), self.diffusion.kind().into());
+            match &self.diffusion {
+                DiffusionSpec::Formula(f) => {
+                    dt.insert("c".into(), f.expr().into());
+                }
+                DiffusionSpec::Designed { target, c0, cells } => {
+                    dt.insert("target".into(), target.expr().into());
+                    if let Some(c0) = c0 {
+                        dt.insert("c0".into(), (*c0).into());
+                    }
+                    dt.insert("cells".into(), int(*cells as u64));
+                }
+                DiffusionSpec::Minibatch => {}
+            }
+            t.insert("diffusion".into(), dt.into());
+        }
 
         let mut dv = Table::new();
         dv.insert("bound".into(), self.bound.into());
@@ -510,6 +597,7 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
         "noise",
         "init",
         "optimizer",
+        "diffusion",
         "divergence",
         "observe",
         "sweep",
@@ -535,6 +623,28 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
     let (noise, injected_sigma) = parse_noise(&nr, &model)?;
     let init = parse_init(&r.table("init", &empty)?, &model)?;
     let optimizer = parse_optimizer(&r.req_table("optimizer")?)?;
+    if optimizer.kind == OptKind::Sde && d != 1 {
+        let o = r.req_table("optimizer")?;
+        return o.err(
+            "kind",
+            format!(
+                "\"sde\" (Eq. 49) is one-dimensional; model `{}` has {d} parameters",
+                model.kind()
+            ),
+        );
+    }
+    let diffusion = if r.has("diffusion") {
+        let dr = r.req_table("diffusion")?;
+        if optimizer.kind != OptKind::Sde {
+            return dr.err(
+                "kind",
+                "a [diffusion] table is used only with optimizer.kind = \"sde\"",
+            );
+        }
+        parse_diffusion(&dr, &optimizer)?
+    } else {
+        DiffusionSpec::Minibatch
+    };
     let dv = r.table("divergence", &empty)?;
     dv.only(&["bound"])?;
     // `inf` is allowed here: then only non-finite states diverge. The default 1e50 keeps
@@ -565,6 +675,7 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
         init,
         optimizer,
         bound,
+        diffusion,
         observe,
         trace_points,
         sweep,
@@ -804,10 +915,12 @@ fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
         "momentum" => OptKind::Momentum,
         "rmsprop" => OptKind::RmsProp,
         "adam" => OptKind::Adam,
-        _ => OptKind::AmsGrad,
+        "amsgrad" => OptKind::AmsGrad,
+        _ => OptKind::Sde,
     };
-    let mut allowed = vec!["kind", "lr", "clip"];
+    let mut allowed = vec!["kind", "lr", "clip", "boundary"];
     match kind {
+        OptKind::Sde => allowed.extend(["dt", "scheme"]),
         OptKind::Momentum => allowed.push("beta"),
         OptKind::RmsProp => allowed.extend(["beta", "eps"]),
         OptKind::Adam | OptKind::AmsGrad => allowed.extend(["beta1", "beta2", "eps", "variant"]),
@@ -843,6 +956,27 @@ fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
         Some(v) if v.len() == 2 && v[0] < v[1] => Some((v[0], v[1])),
         Some(v) => return r.err("clip", format!("must be [lo, hi] with lo < hi (got {v:?})")),
     };
+    let boundary = match r
+        .choice("boundary", &["truncate", "reflect"], Some("truncate"))?
+        .as_str()
+    {
+        "truncate" => Boundary::Truncate,
+        _ => Boundary::Reflect,
+    };
+    if r.has("boundary") && clip.is_none() {
+        return r.err("boundary", "needs a box: give clip = [lo, hi] as well");
+    }
+    let dt = r.f64_or("dt", DEFAULT_DT)?;
+    if dt <= 0.0 {
+        return r.err("dt", format!("the time step must be > 0 (got {dt})"));
+    }
+    let scheme = match r
+        .choice("scheme", &["milstein", "euler-maruyama"], Some("milstein"))?
+        .as_str()
+    {
+        "milstein" => Scheme::Milstein,
+        _ => Scheme::EulerMaruyama,
+    };
     Ok(OptimizerSpec {
         kind,
         lr,
@@ -852,6 +986,65 @@ fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
         eps,
         library,
         clip,
+        boundary,
+        dt,
+        scheme,
+    })
+}
+
+/// Default SDE time step.
+pub const DEFAULT_DT: f64 = 0.01;
+
+fn parse_diffusion(r: &Reader<'_>, o: &OptimizerSpec) -> R<DiffusionSpec> {
+    let kind = r.choice(
+        "kind",
+        &["minibatch", "formula", "designed"],
+        Some("minibatch"),
+    )?;
+    let formula = |k: &str, what: &str| -> R<Box<FormulaSpec>> {
+        let expr = match r.str(k)? {
+            Some(s) => s,
+            None => return r.err(k, format!("missing: {what} as a formula in w1")),
+        };
+        match FormulaSpec::parse(expr, 1) {
+            Ok(f) if f.uses_x() || f.uses_y() => {
+                r.err(k, "must be a formula in w1 only (no x or y)")
+            }
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) => r.err(k, e.to_string()),
+        }
+    };
+    Ok(match kind.as_str() {
+        "minibatch" => {
+            r.only(&["kind"])?;
+            DiffusionSpec::Minibatch
+        }
+        "formula" => {
+            r.only(&["kind", "c"])?;
+            DiffusionSpec::Formula(formula("c", "C(w)")?)
+        }
+        _ => {
+            r.only(&["kind", "target", "c0", "cells"])?;
+            let target = formula("target", "the target density p(w)")?;
+            if o.clip.is_none() {
+                return r.err(
+                    "kind",
+                    "designed noise lives on a box: give optimizer.clip = [lo, hi], the domain of the target density",
+                );
+            }
+            let cells = r.u64("cells")?.unwrap_or(DEFAULT_DESIGN_CELLS as u64);
+            if !(16..=10_000_000).contains(&cells) {
+                return r.err(
+                    "cells",
+                    format!("must be between 16 and 10000000 (got {cells})"),
+                );
+            }
+            DiffusionSpec::Designed {
+                target,
+                c0: r.f64("c0")?,
+                cells: cells as usize,
+            }
+        }
     })
 }
 
