@@ -89,12 +89,87 @@ fn broken_inputs_name_the_key_and_what_is_allowed() {
             root("runs = 10\nsteps = 100\nfoo = 1"),
             "foo",
             "unknown key; allowed here: name, description, seed, runs, steps, model, noise, \
-             init, optimizer, divergence, observe, sweep",
+             init, optimizer, diffusion, divergence, observe, sweep",
         ),
         (
             opt("kind = \"sgd\"\nlr = 0.1\nbeta1 = 0.9"),
             "optimizer.beta1",
-            "unknown key; allowed here: kind, lr, clip",
+            "unknown key; allowed here: kind, lr, clip, boundary",
+        ),
+        (
+            opt("kind = \"sde\"\nlr = 0.1\nbeta = 0.9"),
+            "optimizer.beta",
+            "unknown key; allowed here: kind, lr, clip, boundary, dt, scheme",
+        ),
+        (
+            opt("kind = \"sde\"\nlr = 0.1\ndt = 0.0"),
+            "optimizer.dt",
+            "the time step must be > 0 (got 0)",
+        ),
+        (
+            opt("kind = \"sde\"\nlr = 0.1\nscheme = \"rk4\""),
+            "optimizer.scheme",
+            "milstein",
+        ),
+        (
+            opt("kind = \"sgd\"\nlr = 0.1\nboundary = \"reflect\""),
+            "optimizer.boundary",
+            "needs a box: give clip = [lo, hi] as well",
+        ),
+        (
+            opt("kind = \"sgd\"\nlr = 0.1\nclip = [-1.0, 1.0]\nboundary = \"bounce\""),
+            "optimizer.boundary",
+            "truncate",
+        ),
+        (
+            Doc {
+                model: Some("kind = \"tiny-net\""),
+                optimizer: Some("kind = \"sde\"\nlr = 0.1"),
+                ..DOC
+            },
+            "optimizer.kind",
+            "one-dimensional; model `tiny-net` has 2 parameters",
+        ),
+        (
+            rest("[diffusion]\nkind = \"minibatch\""),
+            "diffusion.kind",
+            "used only with optimizer.kind = \"sde\"",
+        ),
+        (
+            Doc {
+                optimizer: Some("kind = \"sde\"\nlr = 0.1"),
+                rest: "[diffusion]\nkind = \"formula\"\nc = \"w1^2 + x\"",
+                ..DOC
+            },
+            "diffusion.c",
+            "a formula in w1 only",
+        ),
+        (
+            Doc {
+                optimizer: Some("kind = \"sde\"\nlr = 0.1"),
+                rest: "[diffusion]\nkind = \"formula\"",
+                ..DOC
+            },
+            "diffusion.c",
+            "missing",
+        ),
+        (
+            Doc {
+                optimizer: Some("kind = \"sde\"\nlr = 0.1"),
+                rest: "[diffusion]\nkind = \"designed\"\ntarget = \"exp(-(w1^2))\"",
+                ..DOC
+            },
+            "diffusion.kind",
+            "give optimizer.clip = [lo, hi]",
+        ),
+        (
+            Doc {
+                optimizer: Some("kind = \"sde\"\nlr = 0.1\nclip = [-4.0, 4.0]"),
+                rest: "[diffusion]\nkind = \"designed\"\ntarget = \"exp(-(w1^2))\"\ncells = 3",
+                ..DOC
+            },
+            "diffusion.cells",
+            "between 16 and 10000000",
         ),
         (
             noise("kind = \"two-point\"\na = -1.0\nmean = 0.0"),
@@ -598,6 +673,45 @@ fn defaults_are_filled_in() {
 fn round_trip_cases() -> Vec<String> {
     vec![
         DOC.text(),
+        r#"
+        runs = 10
+        steps = 100
+        [model]
+        kind = "quartic"
+        [noise]
+        kind = "gaussian"
+        std = 1.0
+        injected_sigma = 0.1
+        [optimizer]
+        kind = "sde"
+        lr = 0.1
+        dt = 0.05
+        scheme = "euler-maruyama"
+        clip = [-4.0, 4.0]
+        boundary = "reflect"
+        [diffusion]
+        kind = "formula"
+        c = "w1^2 + 1"
+        "#
+        .into(),
+        r#"
+        runs = 10
+        steps = 100
+        [model]
+        kind = "quadratic"
+        [noise]
+        kind = "discrete"
+        values = [1.0]
+        [optimizer]
+        kind = "sde"
+        lr = 0.1
+        clip = [-4.0, 4.0]
+        [diffusion]
+        kind = "designed"
+        target = "exp(-((w1 - 1)^2))"
+        c0 = 40.0
+        "#
+        .into(),
         r#"
         name = "net"
         description = "tiny net on a dataset"
