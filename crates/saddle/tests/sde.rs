@@ -118,7 +118,7 @@ fn l1_with_bounds(counts: &[u64], outside: u64, p: &[f64], p_out: f64) -> (f64, 
 
 /// Eq. 63 (App. C.2): with L = m w²/2 + b w⁴/4, minibatch variance C = v w² and additive noise
 /// σ (C = v w² + Sσ², Eq. 62), the stationary density is
-/// P ∝ (v w² + Sσ²)^(−1 − Sm/(λv) + Sbσ²/(λv²)) exp(−Sb w²/(λv)) (the paper's v = 1). An SDE
+/// P ∝ (v w² + Sσ²)^(−1 − Sm/(λv) + S²bσ²/(λv²)) exp(−Sb w²/(λv)) (the paper's v = 1). An SDE
 /// ensemble (Gaussian data x ~ N(m, 1), so v = 1) reaches it: the L1 distance between the final
 /// histogram and the density's bin probabilities is within 4 standard deviations of its
 /// expectation under sampling alone, for both schemes. Here m = −1 < −λv/S, so the density is
@@ -126,7 +126,7 @@ fn l1_with_bounds(counts: &[u64], outside: u64, p: &[f64], p_out: f64) -> (f64, 
 #[test]
 fn sde_ensembles_reach_the_stationary_density_of_eq_63() {
     let (m, v, b, sigma, lr, s) = (-1.0f64, 1.0f64, 1.0f64, 0.3f64, 0.5f64, 1.0f64);
-    let expo = -1.0 - s * m / (lr * v) + s * b * sigma * sigma / (lr * v * v);
+    let expo = -1.0 - s * m / (lr * v) + s * s * b * sigma * sigma / (lr * v * v);
     let density =
         |w: f64| (v * w * w + s * sigma * sigma).powf(expo) * (-s * b * w * w / (lr * v)).exp();
     let (lo, hi, bins) = (-2.0, 2.0, 40);
