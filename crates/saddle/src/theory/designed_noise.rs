@@ -305,7 +305,7 @@ impl DesignedNoise {
         let num = (self.c0 - self.k * f).max(0.0);
         let inv_p = (-l).exp();
         let c = num * inv_p;
-        let inside = w > self.lo && w < self.hi;
+        let inside = w >= self.lo && w <= self.hi;
         let slope = if inside {
             (-self.k * fs - num * ls) * inv_p
         } else {

@@ -291,9 +291,9 @@ pub fn binomial_mean_abs_deviation(n: u64, p: f64) -> Result<f64, TheoryError> {
 pub struct L1Expectation {
     /// Number of draws n.
     pub n: u64,
-    /// E[L1] = Σ_c E|N_c − np_c|/n, exact (binomial mean absolute deviations).
+    /// E\[L1\] = Σ_c E|N_c − np_c|/n, exact (binomial mean absolute deviations).
     pub mean: f64,
-    /// sd[L1]: the exact binomial variances Var|N_c − np_c| = np_c(1 − p_c) − (E|N_c − np_c|)²
+    /// sd\[L1\]: the exact binomial variances Var|N_c − np_c| = np_c(1 − p_c) − (E|N_c − np_c|)²
     /// of each cell, plus the covariances between cells from the normal approximation of the
     /// multinomial, Cov(|Z_c|, |Z_d|) = σ_cσ_d(2/π)(ρ arcsin ρ + √(1 − ρ²) − 1) with
     /// ρ = −√(p_c p_d/((1 − p_c)(1 − p_d))) (a small positive correction, ≈ σ_cσ_dρ²/π).
@@ -391,7 +391,7 @@ fn ks_scale(n: u64) -> f64 {
 }
 
 /// The KS critical value at level α for n draws: c with P(D > c) ≈ α, c = K_α/(√n + 0.12 +
-/// 0.11/√n), K_α solving [`kolmogorov_survival`](K) = α (Stephens' approximation, accurate to
+/// 0.11/√n), K_α solving Q(K_α) = α with Q = [`kolmogorov_survival`] (Stephens' approximation, accurate to
 /// about 1% for n ≥ 5). Conservative for the edge-evaluated [`ks_distance`].
 ///
 /// # Errors

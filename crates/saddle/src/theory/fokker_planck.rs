@@ -19,9 +19,9 @@
 //! Time stepping: backward Euler (unconditionally positivity-preserving, first order) or
 //! Crank–Nicolson restricted to steps Δt ≤ 2/maxᵢ|Mᵢᵢ| (then its explicit half is a
 //! non-negative matrix, so it preserves positivity; second order). Each step is one
-//! tridiagonal solve (Thomas algorithm, which needs no pivoting for these M-matrices and
-//! keeps every value non-negative in floating point: all its operations combine non-negative
-//! terms).
+//! tridiagonal solve (Thomas algorithm in a subtraction-free form: no pivoting is needed for
+//! these M-matrices, every value stays non-negative in floating point, and probability is
+//! conserved to rounding even when D/h² is huge).
 
 use super::stationary::{check_cells, check_domain, check_lr_batch, gl5_points, grad_at, noise_at};
 use super::{invalid, TheoryError};
@@ -378,7 +378,7 @@ impl FokkerPlanck {
         let mut prev = 0.0;
         for &t in times {
             let s = ((t - prev) / cap).ceil();
-            if !(s <= MAX_STEPS as f64) {
+            if s.is_nan() || s > MAX_STEPS as f64 {
                 return Err(TheoryError::TooLarge(format!(
                     "reaching t = {t} with steps ≤ {cap:e} needs more than {MAX_STEPS} steps"
                 )));
@@ -463,27 +463,39 @@ impl FokkerPlanck {
         Ok(out)
     }
 
-    /// Solves (I − θM) x = rhs by the Thomas algorithm (no pivoting: I − θM is a column
-    /// diagonally dominant M-matrix). `c` is scratch space.
+    /// Solves (I − θM) x = rhs by the Thomas algorithm without a single subtraction.
+    ///
+    /// Row i reads −θLᵢxᵢ₋₁ + bᵢxᵢ − θUᵢxᵢ₊₁ = rhsᵢ with Lᵢ = `lower[i]`, Uᵢ = `upper[i]` ≥ 0
+    /// and, since the columns of M sum to zero, bᵢ = 1 + θ(Lᵢ₊₁ + Uᵢ₋₁). The pivots of the
+    /// elimination are then dᵢ = rᵢ + θLᵢ₊₁ with r₀ = 1, rᵢ = 1 + θUᵢ₋₁rᵢ₋₁/dᵢ₋₁ (the
+    /// Grassmann–Taksar–Heyman idea): every operation combines non-negative numbers, so each
+    /// computed xᵢ carries a small relative error however stiff the operator (D/h² may reach
+    /// 10¹⁰), and probability is conserved to rounding. `c` is scratch space.
     fn solve_implicit(&self, theta: f64, rhs: &[f64], x: &mut [f64], c: &mut [f64]) {
         let n = rhs.len();
-        // Row i: a_i x_{i−1} + b_i x_i + c_i x_{i+1} = rhs_i with a = −θ lower, b = 1 − θ diag,
-        // c = −θ upper (a, c ≤ 0 < b).
-        let mut denom = 1.0 - theta * self.diag[0];
-        c[0] = -theta * self.upper[0] / denom;
-        x[0] = rhs[0] / denom;
-        for i in 1..n {
-            let a = -theta * self.lower[i];
-            denom = (1.0 - theta * self.diag[i]) - a * c[i - 1];
-            c[i] = if i + 1 < n {
-                -theta * self.upper[i] / denom
+        let mut r = 1.0;
+        let mut prev_d = 1.0;
+        for i in 0..n {
+            if i > 0 {
+                r = 1.0 + theta * self.upper[i - 1] * (r / prev_d);
+            }
+            let below = if i + 1 < n {
+                theta * self.lower[i + 1]
             } else {
                 0.0
             };
-            x[i] = (rhs[i] - a * x[i - 1]) / denom;
+            let d = r + below;
+            let carry = if i > 0 {
+                theta * self.lower[i] * x[i - 1]
+            } else {
+                0.0
+            };
+            x[i] = (rhs[i] + carry) / d;
+            c[i] = theta * self.upper[i] / d;
+            prev_d = d;
         }
         for i in (0..n - 1).rev() {
-            x[i] -= c[i] * x[i + 1];
+            x[i] += c[i] * x[i + 1];
         }
     }
 }

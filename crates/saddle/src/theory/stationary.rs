@@ -347,7 +347,7 @@ pub fn stationary_density(
     }
     for i in 0..cells {
         let step = (ln_q[i + 1] - ln_q[i]).abs();
-        if !(step <= MAX_LOG_STEP) {
+        if step.is_nan() || step > MAX_LOG_STEP {
             return Err(TheoryError::Numeric(format!(
                 "ln P changes by {step:.3} between w = {} and w = {} (more than {MAX_LOG_STEP}): \
                  the grid is too coarse, increase cells (now {cells})",
@@ -469,13 +469,13 @@ fn refine_max(
 /// App. C's landscape with its continuous-time noise: L(w) = m w²/2 + b w⁴/4 (Eq. 58) and
 /// C(w) = v w² + Sσ² (Eq. 62 with data variance v; the paper takes v = 1).
 ///
-/// This is SGD on L̂ = x w²/2 + b w⁴/4 with data mean m = E[x] and variance v = Var x, batch
+/// This is SGD on L̂ = x w²/2 + b w⁴/4 with data mean m = E\[x\] and variance v = Var x, batch
 /// S, and injected Gaussian noise of standard deviation σ in the gradient, in the
 /// continuous-time limit of Eq. 49. Build it with [`QuarticSgd::new`], which checks the
 /// arguments; the methods assume a checked value.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct QuarticSgd {
-    /// Data mean m = E[x] (the paper's a in App. C).
+    /// Data mean m = E\[x\] (the paper's a in App. C).
     pub m: f64,
     /// Quartic coefficient b.
     pub b: f64,
