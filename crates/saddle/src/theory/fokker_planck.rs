@@ -255,10 +255,15 @@ impl FokkerPlanck {
     }
 
     /// dP/dt = M P for densities at the centres (the discretised right-hand side of Eq. 52).
-    #[must_use]
-    pub fn apply(&self, p: &[f64]) -> Vec<f64> {
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidArgument`] `p` when its length is not the number of cells.
+    pub fn apply(&self, p: &[f64]) -> Result<Vec<f64>, TheoryError> {
         let n = self.centres.len();
-        (0..n)
+        if p.len() != n {
+            return invalid("p", format!("need {n} values (one per cell), got {}", p.len()));
+        }
+        Ok((0..n)
             .map(|i| {
                 let mut s = self.diag[i] * p[i];
                 if i > 0 {
@@ -269,7 +274,7 @@ impl FokkerPlanck {
                 }
                 s
             })
-            .collect()
+            .collect())
     }
 
     /// Densities at the centres (h ΣPᵢ = 1) of an initial condition.
@@ -530,7 +535,7 @@ mod tests {
         let p = fp.stationary();
         let scale = fp.diag.iter().fold(0.0_f64, |a, d| a.max(d.abs()));
         let pmax = p.iter().copied().fold(0.0, f64::max);
-        for r in fp.apply(&p) {
+        for r in fp.apply(&p).unwrap() {
             assert!(r.abs() <= 1e-12 * scale * pmax);
         }
     }

@@ -229,6 +229,16 @@ pub struct StationaryDensity {
 }
 
 impl StationaryDensity {
+    /// The tables have the shape [`stationary_density`] gives them (guards hand-made values).
+    fn consistent(&self) -> bool {
+        let n = self.w.len();
+        n >= 2
+            && self.density.len() == n
+            && self.log_density.len() == n
+            && self.log_density_slope.len() == n
+            && self.cdf.len() == n
+    }
+
     /// The CDF ∫_lo^w P at any w: cubic Hermite interpolation of [`Self::cdf`] with the exact
     /// slopes P(wᵢ) (error O(h⁴)); 0 below `lo`, 1 above `hi`.
     #[must_use]
@@ -238,6 +248,9 @@ impl StationaryDensity {
         }
         if w >= self.hi {
             return 1.0;
+        }
+        if !self.consistent() {
+            return f64::NAN;
         }
         let cells = self.w.len() - 1;
         let (j, t) = locate(w, self.lo, self.hi, cells);
@@ -259,6 +272,9 @@ impl StationaryDensity {
     pub fn density_at(&self, w: f64) -> f64 {
         if !(w >= self.lo && w <= self.hi) {
             return 0.0;
+        }
+        if !self.consistent() {
+            return f64::NAN;
         }
         let cells = self.w.len() - 1;
         let (j, t) = locate(w, self.lo, self.hi, cells);
