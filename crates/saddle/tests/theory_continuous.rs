@@ -319,7 +319,11 @@ fn discrete_stationary_matches_eq57_at_second_order() {
         let p = fp.stationary();
         // Zero discrete flux: M·P = 0.
         let pmax = p.iter().copied().fold(0.0, f64::max);
-        let resid = fp.apply(&p).unwrap().iter().fold(0.0_f64, |a, r| a.max(r.abs()));
+        let resid = fp
+            .apply(&p)
+            .unwrap()
+            .iter()
+            .fold(0.0_f64, |a, r| a.max(r.abs()));
         assert!(
             resid < 1e-9 * pmax / (fp.cell_width() * fp.cell_width()),
             "{resid}"

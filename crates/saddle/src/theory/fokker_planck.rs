@@ -261,7 +261,10 @@ impl FokkerPlanck {
     pub fn apply(&self, p: &[f64]) -> Result<Vec<f64>, TheoryError> {
         let n = self.centres.len();
         if p.len() != n {
-            return invalid("p", format!("need {n} values (one per cell), got {}", p.len()));
+            return invalid(
+                "p",
+                format!("need {n} values (one per cell), got {}", p.len()),
+            );
         }
         Ok((0..n)
             .map(|i| {
