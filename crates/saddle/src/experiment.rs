@@ -7,8 +7,10 @@ use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
 use crate::observe::{EscapeRatePoint, FinalState, Histogram, TracePoint};
 use crate::optimizer::{Adam, Momentum, Optimizer, RmsProp, Sgd};
 use crate::sde::{
-    Coefficients, Diffusion, FormulaDiffusion, Landscape, Minibatch, SdeModel, Stepper,
+    Coefficients, Designed, Diffusion, FormulaDiffusion, Landscape, Minibatch, SdeModel,
+    Stepper,
 };
+use crate::theory::designed_noise::{C0Choice, DesignOptions, DesignedNoise};
 use serde::Serialize;
 
 /// Errors while running an experiment.
@@ -270,9 +272,30 @@ fn with_diffusion<M: Model<W = [f64; 1]> + Clone + 'static, V: LandscapeVisitor>
             let d = FormulaDiffusion::new((**f).clone()).map_err(RunError::Diffusion)?;
             v.visit(Landscape::new(model, noise, d, sigma))
         }
-        DiffusionSpec::Designed { .. } => Err(RunError::Diffusion(
-            "designed noise is not available yet".into(),
-        )),
+        DiffusionSpec::Designed { target, c0, cells } => {
+            let (lo, hi) = exp.optimizer.clip.ok_or_else(|| {
+                RunError::Diffusion("designed noise needs optimizer.clip = [lo, hi]".into())
+            })?;
+            let drift = Landscape::new(model.clone(), noise, Minibatch, 0.0);
+            let options = DesignOptions {
+                cells: *cells,
+                c0: c0.map_or(C0Choice::Minimal, C0Choice::Value),
+                target_slope: None,
+            };
+            let p = |w: f64| target.loss(&[w], 0.0, 0.0);
+            let lr = exp.optimizer.lr;
+            let d = DesignedNoise::new(
+                |w| drift.grad(w),
+                p,
+                lr,
+                noise.batch as f64,
+                lo,
+                hi,
+                options,
+            )
+            .map_err(|e| RunError::Diffusion(e.to_string()))?;
+            v.visit(Landscape::new(model, noise, Designed(d), sigma))
+        }
     }
 }
 
