@@ -243,7 +243,8 @@ fn exact_sum(
         init: &'a Init,
         t: usize,
         sum: f64,
-        abs_scale: f64,
+        /// Σ P(n)·(rounding of G at r = δ/F(n)), where G is strictly between 0 and 1.
+        g_error: f64,
     }
     fn rec(i: usize, left: usize, ln_f: f64, scale: f64, lp: f64, dead: bool, c: &mut Ctx) {
         let m = c.ln_y.len();
@@ -269,7 +270,16 @@ fn exact_sum(
             }
             let inner = escape_given(ln_f, scale, c.ln_delta, c.init);
             c.sum += prob * inner;
-            c.abs_scale += prob;
+            if let Init::Uniform { lo, hi } = *c.init {
+                if inner > 0.0 && inner < 1.0 {
+                    // r = e^{ln δ − ln F} carries a relative error ≲ 4ε(|ln δ − ln F| + 1),
+                    // and G has slope at most 2/(hi − lo).
+                    let r = (c.ln_delta - ln_f).exp();
+                    c.g_error +=
+                        prob * 4.0 * f64::EPSILON * ((c.ln_delta - ln_f).abs() + 1.0) * r * 2.0
+                            / (hi - lo);
+                }
+            }
             return;
         }
         for n in 0..=left {
@@ -286,14 +296,17 @@ fn exact_sum(
         init,
         t: t as usize,
         sum: 0.0,
-        abs_scale: 0.0,
+        g_error: 0.0,
     };
     rec(0, t as usize, 0.0, 0.0, 0.0, false, &mut ctx);
-    // Each probability carries a relative error of a few ε·(|ln P(n)| + t); the sum adds
-    // count·ε. A generous bound:
-    let err = f64::EPSILON
-        * (count as f64 + 8.0 * (t as f64 + 1.0).ln() * t as f64 + 16.0)
-        * ctx.abs_scale;
+    // Every term P(n)·G is ≥ 0, so relative errors do not grow in the sum: each probability
+    // exp(ln t! − Σ ln n_j! + Σ n_j ln p_j) carries a relative error of a few ε times its
+    // exponent's magnitude (≲ t ln(t + 1) + t·max|ln p_j|), the sum adds count·ε; plus the
+    // rounding of G near its kinks.
+    let ln_p_max = ln_p.iter().fold(0.0f64, |m, l| m.max(-l));
+    let tf = t as f64;
+    let rel = f64::EPSILON * (count as f64 + 8.0 * tf * ((tf + 1.0).ln() + ln_p_max) + 16.0);
+    let err = rel * ctx.sum + ctx.g_error;
     Ok((ctx.sum.clamp(0.0, 1.0), err, count))
 }
 
@@ -348,7 +361,7 @@ pub fn lognormal_escape(
     }
     let tf = t as f64;
     let sd = (tf * s2).sqrt();
-    let shift = tf * mu;
+    let shift = if t == 0 { 0.0 } else { tf * mu };
     let ln_delta = delta.ln();
     let given = |w: f64| -> f64 {
         let l = w.abs().ln();

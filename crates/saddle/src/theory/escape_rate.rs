@@ -76,6 +76,10 @@ pub fn gamma_star(a: f64) -> f64 {
 /// The default scan of [`numeric_optimum`].
 pub const DEFAULT_GRID: usize = 2000;
 
+/// The default λ_max of [`numeric_optimum`]: Theorem 1 assumes λ ≤ 1 (beyond, μ grows without
+/// bound in the discrete-time instability region).
+pub const DEFAULT_LR_MAX: f64 = 1.0;
+
 /// γ* = max μ(λ) over λ ∈ (0, λ_max] for any noise, numerically: a scan of `grid` points from
 /// 10⁻⁹λ_max to λ_max, then Brent's parabolic search ([`crate::numeric::maximize`]); for a
 /// finite law the location is polished to full precision as the root of the exact derivative

@@ -468,17 +468,32 @@ impl BatchMean {
     ) -> Result<Integral, TheoryError> {
         check_lr(lr)?;
         match self {
-            BatchMean::Atoms { values, probs, .. } => {
+            BatchMean::Atoms {
+                values,
+                probs,
+                batch,
+            } => {
                 let mut sum = 0.0;
                 let mut abs = 0.0;
+                let mut ln_p_max = 0.0f64;
                 for (v, p) in values.iter().zip(probs) {
                     let t = p * g(1.0 - lr * v);
                     sum += t;
                     abs += t.abs();
+                    ln_p_max = ln_p_max.max(-p.ln());
                 }
+                // Rounding: the sum (n terms), and for S > 1 the multinomial probabilities,
+                // each exp(ln S! − Σ ln cᵢ! + Σ cᵢ ln pᵢ) with a relative error of a few ε
+                // times the magnitude of that exponent (≲ S ln S + |ln P|).
+                let s = *batch as f64;
+                let rel_p = if *batch > 1 {
+                    4.0 * (s * (s.ln() + 1.0) + ln_p_max)
+                } else {
+                    0.0
+                };
                 Ok(Integral {
                     value: sum,
-                    error: (values.len() as f64 + 4.0) * f64::EPSILON * abs,
+                    error: (values.len() as f64 + 4.0 + rel_p) * f64::EPSILON * abs,
                     evaluations: values.len() as u64,
                     pieces: 0,
                 })
