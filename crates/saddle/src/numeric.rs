@@ -772,6 +772,19 @@ mod tests {
         )
         .unwrap();
         assert!(close(i.value, exact2, 1e-10), "{i:?} vs {exact2}");
+        // Power singularities at 0 on a half-line: ∫_0^∞ x^{p−1} e^{−x} dx = Γ(p).
+        for (p, gamma) in [
+            (0.5, std::f64::consts::PI.sqrt()),
+            (0.1, 9.513_507_698_668_732),
+        ] {
+            let f = move |x: f64| x.powf(p - 1.0) * (-x).exp();
+            let i = integrate(f, 0.0, f64::INFINITY, &[1.0], Tolerance::default()).unwrap();
+            assert!(close(i.value, gamma, 1e-9 * gamma), "p = {p}: {i:?}");
+            assert!(
+                (i.value - gamma).abs() <= i.error.max(1e-12 * gamma),
+                "p = {p}: {i:?}"
+            );
+        }
         // Inverse square root singularity: ∫_0^1 x^{-1/2} = 2.
         let i = integrate(|x| 1.0 / x.sqrt(), 0.0, 1.0, &[], Tolerance::default()).unwrap();
         assert!(close(i.value, 2.0, 1e-9), "{i:?}");
