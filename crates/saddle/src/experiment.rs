@@ -7,8 +7,7 @@ use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
 use crate::observe::{EscapeRatePoint, FinalState, Histogram, TracePoint};
 use crate::optimizer::{Adam, Momentum, Optimizer, RmsProp, Sgd};
 use crate::sde::{
-    Coefficients, Designed, Diffusion, FormulaDiffusion, Landscape, Minibatch, SdeModel,
-    Stepper,
+    Coefficients, Designed, Diffusion, FormulaDiffusion, Landscape, Minibatch, SdeModel, Stepper,
 };
 use crate::theory::designed_noise::{C0Choice, DesignOptions, DesignedNoise};
 use serde::Serialize;

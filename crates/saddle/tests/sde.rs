@@ -2,9 +2,12 @@
 //! an exact solution, and SDE ensembles run by the engine against exact stationary densities.
 
 use saddle::config::Experiment;
-use saddle::experiment::run;
+use saddle::experiment::{coefficients, run};
+use saddle::observe::Histogram;
 use saddle::rng::{standard_normal, stream};
 use saddle::sde::{Scheme, Stepper};
+use saddle::theory::distance::{compare, BinnedCounts};
+use saddle::theory::stationary::{stationary_density, QuarticSgd};
 
 /// Strong error E|X_T − X(T)| of a scheme on geometric Brownian motion dX = αX dt + βX dW,
 /// X₀ = 1, T = 1, whose exact solution on the same Brownian path is
@@ -70,67 +73,38 @@ fn euler_maruyama_and_milstein_have_strong_orders_one_half_and_one() {
     assert!(mil[levels.len() - 1] < em[levels.len() - 1] / 4.0);
 }
 
-/// Probability of each bin of [lo, hi] (n bins) under the density `f` (not normalised), and
-/// the mass outside, by composite Simpson on a fine grid over [a, b] ⊃ [lo, hi].
-fn bin_probabilities(
-    f: impl Fn(f64) -> f64,
-    (a, b): (f64, f64),
-    (lo, hi, n): (f64, f64, usize),
-) -> (Vec<f64>, f64) {
-    let per_unit = 4000.0;
-    let simpson = |x0: f64, x1: f64| {
-        let m = (((x1 - x0) * per_unit).ceil() as usize).max(2) & !1;
-        let h = (x1 - x0) / m as f64;
-        let mut s = f(x0) + f(x1);
-        for i in 1..m {
-            s += f(x0 + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 };
-        }
-        s * h / 3.0
-    };
-    let total = simpson(a, b);
-    let width = (hi - lo) / n as f64;
-    let p: Vec<f64> = (0..n)
-        .map(|i| simpson(lo + i as f64 * width, lo + (i + 1) as f64 * width) / total)
-        .collect();
-    let outside = 1.0 - p.iter().sum::<f64>();
-    (p, outside.max(0.0))
-}
-
-/// L1 distance between a histogram of `n` samples and bin probabilities (mass outside the
-/// range as one more bin), with its mean and standard deviation under multinomial sampling
-/// (normal approximation per bin: E|X| = σ√(2/π), Var|X| = σ²(1 − 2/π)).
-fn l1_with_bounds(counts: &[u64], outside: u64, p: &[f64], p_out: f64) -> (f64, f64, f64) {
-    let n = (counts.iter().sum::<u64>() + outside) as f64;
-    let cells = counts
-        .iter()
-        .map(|c| *c as f64)
-        .zip(p.iter().copied())
-        .chain(std::iter::once((outside as f64, p_out)));
-    let (mut l1, mut mean, mut var) = (0.0, 0.0, 0.0);
-    for (c, q) in cells {
-        l1 += (c / n - q).abs();
-        let s2 = q * (1.0 - q) / n;
-        mean += (2.0 * s2 / std::f64::consts::PI).sqrt();
-        var += s2 * (1.0 - 2.0 / std::f64::consts::PI);
-    }
-    (l1, mean, var.sqrt())
+/// The L1 distance between an ensemble's 1-D histogram and a reference CDF, and the largest it
+/// may be: its expectation plus 4 standard deviations under sampling from the reference alone
+/// (`theory::distance`).
+fn l1_against(h: &Histogram, cdf: impl Fn(f64) -> f64, what: &str) -> f64 {
+    let counts = BinnedCounts::from_observed(h).unwrap();
+    let c = compare(&counts, cdf, 0.001).unwrap();
+    eprintln!(
+        "{what}: L1 = {:.4} (sampling alone: {:.4} ± {:.4}), KS = {:.4} (critical {:.4})",
+        c.l1, c.l1_mean, c.l1_sd, c.ks, c.ks_critical
+    );
+    assert!(
+        c.l1 < c.l1_mean + 4.0 * c.l1_sd,
+        "{what}: L1 = {}, expected {} ± {} from sampling alone",
+        c.l1,
+        c.l1_mean,
+        c.l1_sd
+    );
+    c.l1
 }
 
 /// Eq. 63 (App. C.2): with L = m w²/2 + b w⁴/4, minibatch variance C = v w² and additive noise
 /// σ (C = v w² + Sσ², Eq. 62), the stationary density is
 /// P ∝ (v w² + Sσ²)^(−1 − Sm/(λv) + S²bσ²/(λv²)) exp(−Sb w²/(λv)) (the paper's v = 1). An SDE
-/// ensemble (Gaussian data x ~ N(m, 1), so v = 1) reaches it: the L1 distance between the final
-/// histogram and the density's bin probabilities is within 4 standard deviations of its
-/// expectation under sampling alone, for both schemes. Here m = −1 < −λv/S, so the density is
-/// bimodal with modes ±√(−λv/(Sb) − m/b) = ±√0.5 (Eq. 65).
+/// ensemble (Gaussian data x ~ N(m, 1), so v = 1) reaches the Fokker–Planck stationary density
+/// (Eq. 57, computed numerically from the experiment's own L' and C, and checked here against
+/// the closed form): the L1 distance between the final histogram and the density is within 4
+/// standard deviations of its expectation under sampling alone, for both schemes. Here
+/// m = −1 < −λv/S, so the density is bimodal with modes ±√(−λv/(Sb) − m/b) = ±√0.5 (Eq. 65).
 #[test]
 fn sde_ensembles_reach_the_stationary_density_of_eq_63() {
-    let (m, v, b, sigma, lr, s) = (-1.0f64, 1.0f64, 1.0f64, 0.3f64, 0.5f64, 1.0f64);
-    let expo = -1.0 - s * m / (lr * v) + s * s * b * sigma * sigma / (lr * v * v);
-    let density =
-        |w: f64| (v * w * w + s * sigma * sigma).powf(expo) * (-s * b * w * w / (lr * v)).exp();
+    let (m, b, sigma, lr) = (-1.0f64, 1.0f64, 0.3f64, 0.5f64);
     let (lo, hi, bins) = (-2.0, 2.0, 40);
-    let (p, p_out) = bin_probabilities(density, (-6.0, 6.0), (lo, hi, bins));
     for scheme in ["milstein", "euler-maruyama"] {
         let text = format!(
             r#"
@@ -158,16 +132,66 @@ bins = {bins}
 "#
         );
         let e = Experiment::from_toml(&text).unwrap();
+        let land = coefficients(&e).unwrap();
+        let fp =
+            stationary_density(|w| land.grad(w), |w| land.c(w), lr, 1.0, -6.0, 6.0, 4000).unwrap();
+        // The numeric density is Eq. 63's closed form.
+        let closed = QuarticSgd::new(m, b, 1.0, sigma, lr, 1.0).unwrap();
+        let r = |w: f64| fp.density_at(w).ln() - closed.log_density(w);
+        for w in [-1.5, -0.7, 0.0, 0.3, 1.2] {
+            assert!((r(w) - r(0.5)).abs() < 1e-6, "Eq. 63 at {w}");
+        }
         let sum = run(&e, 0, None).unwrap();
         assert_eq!(sum.diverged, 0);
-        let h = &sum.histograms[0];
-        let (l1, mean, sd) = l1_with_bounds(&h.counts, h.underflow + h.overflow, &p, p_out);
-        eprintln!("Eq. 63, {scheme}: L1 = {l1:.4} (sampling alone: {mean:.4} ± {sd:.4})");
-        assert!(
-            l1 < mean + 4.0 * sd,
-            "{scheme}: L1 = {l1}, expected {mean} ± {sd} from sampling alone"
+        l1_against(
+            &sum.histograms[0],
+            |w| fp.cdf_at(w),
+            &format!("Eq. 63, {scheme}"),
         );
     }
+}
+
+/// Example 2 (Fig. 10, Prop. 10): on L = w²/2 the designed noise of Eq. 117 makes
+/// p ∝ exp(−(w − w₀)²) stationary. An SDE ensemble with that noise, reflecting walls on
+/// [−1, 3] (where the explicit schemes resolve C; see `experiments/fig10.toml`) and a start
+/// U[−1, 1] reaches the target restricted to the box: L1 within 4 standard deviations of
+/// sampling noise.
+#[test]
+fn designed_noise_makes_the_target_stationary() {
+    let text = r#"
+name = "example2"
+seed = 8
+runs = 8000
+steps = 10000
+[model]
+kind = "quadratic"
+[noise]
+kind = "discrete"
+values = [1.0]
+[optimizer]
+kind = "sde"
+lr = 0.5
+dt = 0.002
+clip = [-1.0, 3.0]
+boundary = "reflect"
+[diffusion]
+kind = "designed"
+target = "exp(-((w1 - 1)^2))"
+[[observe.histogram]]
+lo = -1.0
+hi = 3.0
+bins = 40
+"#;
+    let e = Experiment::from_toml(text).unwrap();
+    let sum = run(&e, 0, None).unwrap();
+    assert_eq!(sum.diverged, 0);
+    let (lo, hi) = (-1.0f64, 3.0f64);
+    let z = statrs::function::erf::erf(hi - 1.0) - statrs::function::erf::erf(lo - 1.0);
+    let cdf = |w: f64| {
+        (statrs::function::erf::erf(w.clamp(lo, hi) - 1.0) - statrs::function::erf::erf(lo - 1.0))
+            / z
+    };
+    l1_against(&sum.histograms[0], cdf, "Example 2");
 }
 
 /// Reflecting walls (`boundary = "reflect"`) keep the stationary density of Eq. 57 on the box
@@ -210,10 +234,7 @@ bins = 20
     };
     let e = Experiment::from_toml(&text("reflect")).unwrap();
     let h = run(&e, 0, None).unwrap().histograms.remove(0);
-    let p = vec![1.0 / 20.0; 20];
-    let (l1, mean, sd) = l1_with_bounds(&h.counts, h.underflow + h.overflow, &p, 0.0);
-    eprintln!("reflected: L1 = {l1:.4} (sampling alone: {mean:.4} ± {sd:.4})");
-    assert!(l1 < mean + 4.0 * sd, "L1 = {l1}, expected {mean} ± {sd}");
+    l1_against(&h, |w| w.clamp(0.0, 1.0), "reflected");
     // Truncated: each step from the wall at 0 or 1 lands on the wall with probability ½, so
     // the end bins hold far more than 1/20 of the runs.
     let e = Experiment::from_toml(&text("truncate")).unwrap();
