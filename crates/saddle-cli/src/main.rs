@@ -9,6 +9,7 @@ mod input;
 mod output;
 mod progress;
 mod sweep;
+mod theory;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -89,6 +90,12 @@ enum Command {
         #[command(flatten)]
         exp: ExpArgs,
     },
+    /// The paper's theory: closed forms, phase boundaries, escape rates and probabilities,
+    /// stationary densities, Fokker–Planck, designed noise (docs/theory.md)
+    Theory {
+        #[command(subcommand)]
+        command: theory::TheoryCommand,
+    },
     /// Time the canonical workloads (quad-phase, nn-sweep, adaptive) in steps per second
     Bench {
         /// Workload size: quick or paper
@@ -162,6 +169,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             print!("{}", loaded.experiment.to_toml());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Theory { command } => theory::run(command),
         Command::Bench {
             size,
             work,

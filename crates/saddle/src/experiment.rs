@@ -271,31 +271,51 @@ fn with_diffusion<M: Model<W = [f64; 1]> + Clone + 'static, V: LandscapeVisitor>
             let d = FormulaDiffusion::new((**f).clone()).map_err(RunError::Diffusion)?;
             v.visit(Landscape::new(model, noise, d, sigma))
         }
-        DiffusionSpec::Designed { target, c0, cells } => {
-            let (lo, hi) = exp.optimizer.clip.ok_or_else(|| {
-                RunError::Diffusion("designed noise needs optimizer.clip = [lo, hi]".into())
-            })?;
+        DiffusionSpec::Designed { .. } => {
             let drift = Landscape::new(model.clone(), noise, Minibatch, 0.0);
-            let options = DesignOptions {
-                cells: *cells,
-                c0: c0.map_or(C0Choice::Minimal, C0Choice::Value),
-                target_slope: None,
-            };
-            let p = |w: f64| target.loss(&[w], 0.0, 0.0);
-            let lr = exp.optimizer.lr;
-            let d = DesignedNoise::new(
-                |w| drift.grad(w),
-                p,
-                lr,
-                noise.batch as f64,
-                lo,
-                hi,
-                options,
-            )
-            .map_err(|e| RunError::Diffusion(e.to_string()))?;
+            let d = design(exp, |w| drift.grad(w))?;
             v.visit(Landscape::new(model, noise, Designed(d), sigma))
         }
     }
+}
+
+/// Prop. 10's noise for an experiment with `[diffusion] kind = "designed"`, given the drift
+/// L'(w) of its landscape: Eq. 117 on the box `optimizer.clip`, with λ = `optimizer.lr` and
+/// S = `noise.batch`.
+fn design(exp: &Experiment, grad: impl Fn(f64) -> f64) -> Result<DesignedNoise, RunError> {
+    let DiffusionSpec::Designed { target, c0, cells } = &exp.diffusion else {
+        return Err(RunError::Diffusion(format!(
+            "`{}` noise is not designed (use [diffusion] kind = \"designed\")",
+            exp.diffusion.kind()
+        )));
+    };
+    let (lo, hi) = exp.optimizer.clip.ok_or_else(|| {
+        RunError::Diffusion("designed noise needs optimizer.clip = [lo, hi]".into())
+    })?;
+    let options = DesignOptions {
+        cells: *cells,
+        c0: c0.map_or(C0Choice::Minimal, C0Choice::Value),
+        target_slope: None,
+    };
+    DesignedNoise::new(
+        grad,
+        |w| target.loss(&[w], 0.0, 0.0),
+        exp.optimizer.lr,
+        exp.noise.batch as f64,
+        lo,
+        hi,
+        options,
+    )
+    .map_err(|e| RunError::Diffusion(e.to_string()))
+}
+
+/// The designed noise (Prop. 10, Eq. 117) of an experiment with `[diffusion] kind =
+/// "designed"`, with its c₀ and range, as the SDE uses it.
+pub fn designed_noise(exp: &Experiment) -> Result<DesignedNoise, RunError> {
+    let mut plain = exp.clone();
+    plain.diffusion = DiffusionSpec::Minibatch;
+    let land = coefficients(&plain)?;
+    design(exp, |w| land.grad(w))
 }
 
 struct Boxed;
