@@ -67,7 +67,12 @@ pub enum TheoryCommand {
         #[command(flatten)]
         src: Source,
         /// Learning rates (comma-separated; default: the file's optimizer.lr)
-        #[arg(long, value_delimiter = ',', value_name = "LR,...")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "LR,...",
+            allow_negative_numbers = true
+        )]
         lr: Vec<f64>,
         #[command(flatten)]
         fmt: Format,
@@ -77,10 +82,15 @@ pub enum TheoryCommand {
         #[command(flatten)]
         src: Source,
         /// Learning-rate range LO,HI
-        #[arg(long, value_name = "LO,HI", default_value = "0,2")]
+        #[arg(
+            long,
+            value_name = "LO,HI",
+            default_value = "0,2",
+            allow_hyphen_values = true
+        )]
         range: String,
         /// Vary a noise key over a grid, e.g. --vary noise.a=-1,1,64 (the line of Figs 3, 7)
-        #[arg(long, value_name = "PATH=LO,HI,N")]
+        #[arg(long, value_name = "PATH=LO,HI,N", allow_hyphen_values = true)]
         vary: Option<String>,
         /// Scan points for the numeric roots
         #[arg(long, default_value_t = 4000)]
@@ -93,13 +103,18 @@ pub enum TheoryCommand {
         #[command(flatten)]
         src: Source,
         /// Learning rates at which to evaluate γ (comma-separated)
-        #[arg(long, value_delimiter = ',', value_name = "LR,...")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "LR,...",
+            allow_negative_numbers = true
+        )]
         lr: Vec<f64>,
         /// Largest learning rate for the optimum (Theorem 1 assumes λ ≤ 1)
-        #[arg(long, default_value_t = DEFAULT_LR_MAX)]
+        #[arg(long, default_value_t = DEFAULT_LR_MAX, allow_negative_numbers = true)]
         lr_max: f64,
         /// Also give Eq. 91's |a| bound for γ* ≤ ε
-        #[arg(long, value_name = "EPS")]
+        #[arg(long, value_name = "EPS", allow_negative_numbers = true)]
         epsilon: Option<f64>,
         #[command(flatten)]
         fmt: Format,
@@ -110,13 +125,13 @@ pub enum TheoryCommand {
         #[command(flatten)]
         src: Source,
         /// Learning rate (default: the file's)
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         lr: Option<f64>,
         /// Steps t (default: the file's steps)
         #[arg(long)]
         steps: Option<u64>,
         /// Threshold δ (default: the file's observe.escape.delta)
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         delta: Option<f64>,
         /// Start every run at w₀ (default: the file's init, or U[−1, 1])
         #[arg(long, allow_negative_numbers = true)]
@@ -134,7 +149,7 @@ pub enum TheoryCommand {
         #[arg(long, allow_negative_numbers = true, default_value_t = 0.5)]
         a: f64,
         /// Learning rate (b = 1/λ − 6, contraction factors of Eq. 97)
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
         lr: f64,
         #[command(flatten)]
         fmt: Format,
@@ -145,7 +160,7 @@ pub enum TheoryCommand {
         #[arg(long, allow_negative_numbers = true, default_value_t = -0.1)]
         a: f64,
         /// Learning rate λ (gives the trapping range of c = lim v̂)
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         lr: Option<f64>,
         #[command(flatten)]
         fmt: Format,
@@ -155,7 +170,7 @@ pub enum TheoryCommand {
         #[command(flatten)]
         src: Source,
         /// Learning rate (default: the file's)
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         lr: Option<f64>,
         #[command(flatten)]
         fmt: Format,
@@ -166,7 +181,7 @@ pub enum TheoryCommand {
         #[command(flatten)]
         exp: crate::ExpArgs,
         /// Domain LO,HI (default: optimizer.clip, else the first histogram's range)
-        #[arg(long, value_name = "LO,HI")]
+        #[arg(long, value_name = "LO,HI", allow_hyphen_values = true)]
         range: Option<String>,
         /// Grid cells
         #[arg(long, default_value_t = 4000)]
@@ -180,16 +195,21 @@ pub enum TheoryCommand {
         #[command(flatten)]
         exp: crate::ExpArgs,
         /// Domain LO,HI (default: optimizer.clip, else the first histogram's range)
-        #[arg(long, value_name = "LO,HI")]
+        #[arg(long, value_name = "LO,HI", allow_hyphen_values = true)]
         range: Option<String>,
         /// Grid cells
         #[arg(long, default_value_t = 400)]
         cells: usize,
         /// Times (comma-separated; default: the histogram steps times the time step)
-        #[arg(long, value_delimiter = ',', value_name = "T,...")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_name = "T,...",
+            allow_negative_numbers = true
+        )]
         times: Vec<f64>,
         /// Time step (default: the largest time / 4000)
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         dt: Option<f64>,
         /// Time stepping: backward-euler (first order, positive for any step) or
         /// crank-nicolson (second order; steps capped so densities stay non-negative)
@@ -252,16 +272,21 @@ pub fn run(cmd: TheoryCommand) -> Result<ExitCode> {
         ),
         TheoryCommand::SharpFlat { a, lr, fmt } => emit(
             fmt,
-            theory(sharp_flat::sharp_flat(a, Some(lr)))?,
-            human_sharp_flat,
+            tagged("sharp-flat", sharp_flat::sharp_flat(a, Some(lr)))?,
+            |r| human_sharp_flat(&r.result),
         ),
         TheoryCommand::Amsgrad { a, lr, fmt } => {
-            emit(fmt, theory(amsgrad::amsgrad_trap(a, lr))?, human_amsgrad)
+            emit(fmt, tagged("amsgrad", amsgrad::amsgrad_trap(a, lr))?, |r| {
+                human_amsgrad(&r.result)
+            })
         }
         TheoryCommand::TailExponent { src, lr, fmt } => {
             let e = experiment(&src, lr)?;
-            let t = theory(kesten::tail_exponent(&e.noise, e.optimizer.lr))?;
-            emit(fmt, t, human_tail)
+            let t = tagged(
+                "tail-exponent",
+                kesten::tail_exponent(&e.noise, e.optimizer.lr),
+            )?;
+            emit(fmt, t, |r| human_tail(&r.result))
         }
         TheoryCommand::Stationary {
             exp,
@@ -324,6 +349,21 @@ fn emit<T: Serialize>(fmt: Format, r: T, human: fn(&T) -> String) -> (bool, Stri
     } else {
         (false, human(&r))
     }
+}
+
+/// A library result with the command's name, as every JSON document has.
+#[derive(Serialize)]
+struct Tagged<T> {
+    command: &'static str,
+    #[serde(flatten)]
+    result: T,
+}
+
+fn tagged<T>(command: &'static str, r: Result<T, TheoryError>) -> Result<Tagged<T>> {
+    Ok(Tagged {
+        command,
+        result: theory(r)?,
+    })
 }
 
 /// A theory error is the user's: its argument is out of the domain, or the quantity does not
