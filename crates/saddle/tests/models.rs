@@ -285,7 +285,7 @@ fn tiny_net_declines_a_random_input() {
 fn noise_moments_match_their_definitions() {
     for a in [-1.0, 0.5, 3.0] {
         let m = law(Law::TwoPoint { a }, Field::X).moments();
-        // x = 1 or a − 1 with probability ½ (NOTES.md): E[x] = a/2, E[x²] = (1 + (a−1)²)/2.
+        // x = 1 or a − 1 with probability ½ : E[x] = a/2, E[x²] = (1 + (a−1)²)/2.
         assert!(close(m.mean_x, a / 2.0, 1e-15));
         assert!(close(m.m2_x, (1.0 + (a - 1.0) * (a - 1.0)) / 2.0, 1e-15));
         assert_eq!((m.mean_y, m.m2_y), (0.0, 0.0));

@@ -33,7 +33,7 @@ fn mean_se(v: &[f64]) -> (f64, f64) {
     (m, (var / n).sqrt())
 }
 
-/// μ(λ) = E ln|1 − λx| = ½ ln|(1−λ)(1−λ(a−1))| for two-point noise (Eq. 87, NOTES.md).
+/// μ(λ) = E ln|1 − λx| = ½ ln|(1−λ)(1−λ(a−1))| for two-point noise (Eq. 87; the two-point convention of docs/experiment-files.md).
 fn mu(a: f64, lr: f64) -> f64 {
     0.5 * ((1.0 - lr) * (1.0 - lr * (a - 1.0))).abs().ln()
 }
@@ -433,7 +433,7 @@ fn sharp_basin_fraction(n: u32) -> f64 {
     sharp as f64 / n as f64
 }
 
-/// Prop. 4 and Fig. 4 (NOTES.md): with x = ±1, a = 0.5, λ = 0.05, b = 1/λ − 6 = 14 and
+/// Prop. 4 and Fig. 4: with x = ±1, a = 0.5, λ = 0.05, b = 1/λ − 6 = 14 and
 /// |w| ≤ 1, every run ends at a sharp minimum (0, ±√((1+a)/2)), none at the flat ones; with b = 0
 /// the runs split between sharp and flat minima as the basins of gradient descent dictate.
 ///

@@ -936,7 +936,7 @@ mod tests {
         }
     }
 
-    /// The sharp-flat landscape with a = 0.5, b = 14. The brief's `-(w1-w2)^2` is written
+    /// The sharp-flat landscape with a = 0.5, b = 14. Eq. 9's `-(w1-w2)^2` is written
     /// `-((w1-w2)^2)`: exmex would read the former as `(-(w1-w2))^2` and it is rejected (see
     /// `ambiguous_forms_are_rejected`).
     const SHARP_FLAT: &str = "0.5*(-((w1-w2)^2) - (w1+w2)^2 + (w1-w2)^4 + (w1+w2)^4 \
@@ -1183,7 +1183,7 @@ mod tests {
         // exmex reads `-w1^2` as `(-w1)^2`: the caret is under the unary minus.
         assert_eq!(parse_error("x - -w1^2").0, 4);
         assert_eq!(parse_error("-sin(w1)^2").0, 0);
-        // The brief's sharp-flat form: `0.5*(-(w1-w2)^2 ...`, minus at index 5.
+        // Eq. 9 written naively: `0.5*(-(w1-w2)^2 ...`, minus at index 5.
         assert_eq!(parse_error("0.5*(-(w1-w2)^2 - (w1+w2)^2 + (w1-w2)^4)").0, 5);
         // exmex reads `2^3^2` as `(2^3)^2`: the caret is under the second `^`.
         assert_eq!(parse_error("w1^3^2").0, 4);
