@@ -249,21 +249,8 @@ impl StationaryDensity {
         if w >= self.hi {
             return 1.0;
         }
-        if !self.consistent() {
-            return f64::NAN;
-        }
-        let cells = self.w.len() - 1;
-        let (j, t) = locate(w, self.lo, self.hi, cells);
-        let h = self.w[j + 1] - self.w[j];
-        let (v, _) = hermite(
-            t,
-            h,
-            self.cdf[j],
-            self.density[j],
-            self.cdf[j + 1],
-            self.density[j + 1],
-        );
-        v.clamp(0.0, 1.0)
+        self.interpolate(w, &self.cdf, &self.density)
+            .clamp(0.0, 1.0)
     }
 
     /// P(w) at any w in [lo, hi]: cubic Hermite interpolation of ln P with the slopes
@@ -273,21 +260,20 @@ impl StationaryDensity {
         if !(w >= self.lo && w <= self.hi) {
             return 0.0;
         }
+        self.interpolate(w, &self.log_density, &self.log_density_slope)
+            .exp()
+    }
+
+    /// Cubic Hermite interpolation at w in [lo, hi] of grid values with their slopes (NaN if
+    /// the tables are inconsistent).
+    fn interpolate(&self, w: f64, values: &[f64], slopes: &[f64]) -> f64 {
         if !self.consistent() {
             return f64::NAN;
         }
         let cells = self.w.len() - 1;
         let (j, t) = locate(w, self.lo, self.hi, cells);
         let h = self.w[j + 1] - self.w[j];
-        let (v, _) = hermite(
-            t,
-            h,
-            self.log_density[j],
-            self.log_density_slope[j],
-            self.log_density[j + 1],
-            self.log_density_slope[j + 1],
-        );
-        v.exp()
+        hermite(t, h, values[j], slopes[j], values[j + 1], slopes[j + 1]).0
     }
 }
 
