@@ -402,7 +402,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                             bits[l] = g.sampler[l].take_bits(&mut g.rng[l], k_max as u32);
                         }
                     }
-                    self.block::<true, _>(g, &Coins { bits, heads, tails }, t, k_max);
+                    self.block_at_walls::<true, _>(g, &Coins { bits, heads, tails }, t, k_max);
                 } else {
                     for l in 0..g.n {
                         if !g.alive[l] {
@@ -432,9 +432,9 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     }
                     let xs = std::mem::take(&mut g.xs);
                     if plain {
-                        self.block::<true, _>(g, &Buffered(&xs), t, k_max);
+                        self.block_at_walls::<true, _>(g, &Buffered(&xs), t, k_max);
                     } else {
-                        self.block::<false, _>(g, &Buffered(&xs), t, k_max);
+                        self.block_at_walls::<false, _>(g, &Buffered(&xs), t, k_max);
                     }
                     g.xs = xs;
                 }
@@ -472,11 +472,29 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         }
     }
 
+    /// [`Ensemble::block`] with the walls' kind fixed at compile time.
+    #[inline(always)]
+    fn block_at_walls<const PLAIN: bool, D: Draws>(
+        &self,
+        g: &mut Group<'_, M::W, O::Lanes<LANES>>,
+        data: &D,
+        t0: u64,
+        k_max: usize,
+    ) {
+        let s = self.settings;
+        if s.clip.is_some() && s.boundary == Boundary::Reflect {
+            self.block::<PLAIN, true, D>(g, data, t0, k_max);
+        } else {
+            self.block::<PLAIN, false, D>(g, data, t0, k_max);
+        }
+    }
+
     /// `k_max` steps of a group whose data are drawn, starting after step `t`. `PLAIN`
     /// (one sampled data point per step, no injected noise: the common case) is a
-    /// compile-time flag so that case's loop carries no batch loop or noise branch.
+    /// compile-time flag so that case's loop carries no batch loop or noise branch;
+    /// `REFLECT` (reflecting walls) likewise keeps the fold out of the other cases' loop.
     #[inline(always)]
-    fn block<const PLAIN: bool, D: Draws>(
+    fn block<const PLAIN: bool, const REFLECT: bool, D: Draws>(
         &self,
         g: &mut Group<'_, M::W, O::Lanes<LANES>>,
         data: &D,
@@ -493,7 +511,6 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         // unchanged: one branch-free path for both cases. Reflecting walls fold the state
         // first, in a pass of its own, so the clamp loop stays as it is.
         let (lo, hi) = s.clip.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
-        let reflecting = s.clip.is_some() && s.boundary == Boundary::Reflect;
         // A state diverges when non-finite or beyond the bound: |x| ≤ min(bound, f64::MAX)
         // fails for both (NaN compares false, ∞ exceeds MAX), whatever the bound.
         let finite_bound = bound.min(f64::MAX);
@@ -528,7 +545,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
             let mut next = g.w;
             self.opt.update_lanes(&mut g.state, &mut next, &grad, t);
-            if reflecting {
+            if REFLECT {
                 for x in next.iter_mut().flat_map(|w| w.as_mut_slice()) {
                     *x = reflect(*x, lo, hi);
                 }
