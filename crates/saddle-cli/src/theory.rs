@@ -10,6 +10,7 @@ use crate::input::InputError;
 use crate::progress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use rayon::prelude::*;
 use saddle::config::{parse_override, parse_table, set_path, Experiment, OptKind};
 use saddle::ensemble::Init as EnsembleInit;
 use saddle::model::Field;
@@ -629,8 +630,9 @@ fn phase(src: &Source, range: &str, vary: Option<&str>, grid: usize) -> Result<P
                 .collect::<Result<_>>()?
         }
     };
+    // Grid points are independent: computed in parallel, reported in order.
     let points = cells
-        .into_iter()
+        .into_par_iter()
         .map(|(value, e)| {
             let numeric = theory(numeric_phase(&e.noise, lo, hi, grid))?;
             let closed = two_point_a(&e)
