@@ -420,7 +420,7 @@ fn experiment(src: &Source, lr: Option<f64>) -> Result<Experiment> {
                 )
                 .into());
             }
-            (parse_table(BASE).expect("valid base"), "theory".into())
+            (parse_table(BASE).expect("valid base"), "input".into())
         }
     };
     let set = |t: &mut Table, path: &str, v: Value| -> Result<()> {
@@ -1098,18 +1098,14 @@ fn closed_form(e: &Experiment, d: &StationaryDensity) -> Result<Option<ClosedFor
     }))
 }
 
-/// About `n` evenly spaced rows of a table.
-fn sample_rows(len: usize, n: usize) -> impl Iterator<Item = usize> {
+/// About `n` evenly spaced row indices of a table of `len` rows, the last row included.
+fn sample_rows(len: usize, n: usize) -> Vec<usize> {
     let step = (len / n.max(1)).max(1);
-    (0..len)
-        .step_by(step)
-        .chain(std::iter::once(len - 1))
-        .scan(usize::MAX, |last, i| {
-            let keep = i != *last;
-            *last = i;
-            Some(keep.then_some(i))
-        })
-        .flatten()
+    let mut rows: Vec<usize> = (0..len).step_by(step).collect();
+    if rows.last() != Some(&(len - 1)) {
+        rows.push(len - 1);
+    }
+    rows
 }
 
 fn human_stationary(r: &StationaryReport) -> String {
