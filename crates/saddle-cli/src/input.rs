@@ -5,6 +5,7 @@ use crate::ExpArgs;
 use anyhow::Result;
 use saddle::config::{parse_override, parse_table, set_path, Experiment};
 use std::fmt;
+use std::path::Path;
 use toml::Table;
 
 /// An error in the user's input: a file, a flag or a value (exit code 2).
@@ -37,17 +38,28 @@ pub struct Loaded {
 
 /// Read, override and validate an experiment file.
 pub fn load(args: &ExpArgs) -> Result<Loaded> {
-    let path = args.file.display();
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| InputError(format!("cannot read experiment file {path}: {e}")))?;
-    let mut table = parse_table(&text).map_err(|e| InputError(format!("{path}: {e}")))?;
-    for s in &args.set {
-        let (p, v) = parse_override(s).map_err(|e| InputError(format!("--set: {e}")))?;
-        set_path(&mut table, &p, v).map_err(|e| InputError(format!("--set: {e}")))?;
-    }
-    let experiment =
-        Experiment::from_table(&table).map_err(|e| InputError(format!("{path}: {e}")))?;
+    let mut table = read_table(&args.file)?;
+    apply_sets(&mut table, &args.set)?;
+    let experiment = Experiment::from_table(&table)
+        .map_err(|e| InputError(format!("{}: {e}", args.file.display())))?;
     Ok(Loaded { table, experiment })
+}
+
+/// An experiment file as a TOML table, not yet validated.
+pub fn read_table(path: &Path) -> Result<Table> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("cannot read experiment file {shown}: {e}")))?;
+    Ok(parse_table(&text).map_err(|e| InputError(format!("{shown}: {e}")))?)
+}
+
+/// Apply `--set PATH=VALUE` overrides to a table, in order.
+pub fn apply_sets(table: &mut Table, sets: &[String]) -> Result<()> {
+    for s in sets {
+        let (p, v) = parse_override(s).map_err(|e| InputError(format!("--set: {e}")))?;
+        set_path(table, &p, v).map_err(|e| InputError(format!("--set: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Configure the global thread pool.

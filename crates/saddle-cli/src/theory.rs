@@ -11,7 +11,7 @@ use crate::progress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
-use saddle::config::{parse_override, parse_table, set_path, Experiment, OptKind};
+use saddle::config::{parse_table, set_path, Experiment, OptKind};
 use saddle::ensemble::Init as EnsembleInit;
 use saddle::model::Field;
 use saddle::noise::Law;
@@ -398,64 +398,81 @@ kind = "sgd"
 lr = 1.0
 "#;
 
+/// A [`Source`] as an experiment table: the file (or [`BASE`]) with the flags and `--set`
+/// applied, read once; further keys can be set before it is validated.
+#[derive(Clone)]
+struct Resolved {
+    table: Table,
+    /// What errors are attributed to: the file, or `input`.
+    origin: String,
+}
+
+impl Resolved {
+    /// The table a [`Source`] describes, with `lr` (when given) as optimizer.lr.
+    fn new(src: &Source, lr: Option<f64>) -> Result<Resolved> {
+        let mut r = match &src.file {
+            Some(path) => Resolved {
+                table: crate::input::read_table(path)?,
+                origin: path.display().to_string(),
+            },
+            None => {
+                if src.a.is_none() && src.noise.is_none() {
+                    return Err(InputError(
+                        "no noise law: give --a A (the paper's two-point law), --noise '{kind = \"gaussian\", mean = -0.5, std = 1.5}', or an experiment file"
+                            .into(),
+                    )
+                    .into());
+                }
+                Resolved {
+                    table: parse_table(BASE).expect("valid base"),
+                    origin: "input".into(),
+                }
+            }
+        };
+        if let Some(a) = src.a {
+            let mut n = Table::new();
+            n.insert("kind".into(), "two-point".into());
+            n.insert("a".into(), a.into());
+            r.set("noise", Value::Table(n))?;
+        }
+        if let Some(text) = &src.noise {
+            let v = format!("noise = {text}")
+                .parse::<Table>()
+                .ok()
+                .and_then(|mut t| t.remove("noise"))
+                .filter(Value::is_table)
+                .ok_or_else(|| {
+                    InputError(format!(
+                        "--noise: expected an inline TOML table, e.g. '{{kind = \"gaussian\", mean = -0.5, std = 1.5}}' (got {text:?})"
+                    ))
+                })?;
+            r.set("noise", v)?;
+        }
+        if let Some(b) = src.batch {
+            r.set("noise.batch", Value::Integer(b as i64))?;
+        }
+        if let Some(lr) = lr {
+            r.set("optimizer.lr", lr.into())?;
+        }
+        crate::input::apply_sets(&mut r.table, &src.set)?;
+        Ok(r)
+    }
+
+    /// Set one key.
+    fn set(&mut self, path: &str, v: Value) -> Result<()> {
+        set_path(&mut self.table, path, v).map_err(|e| InputError(e.to_string()).into())
+    }
+
+    /// Validate by the experiment-file rules.
+    fn experiment(&self) -> Result<Experiment> {
+        Experiment::from_table(&self.table)
+            .map_err(|e| InputError(format!("{}: {e}", self.origin)).into())
+    }
+}
+
 /// The experiment a [`Source`] describes, with `lr` (when given) as optimizer.lr.
 fn experiment(src: &Source, lr: Option<f64>) -> Result<Experiment> {
-    let (mut table, origin) = match &src.file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                InputError(format!(
-                    "cannot read experiment file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let t =
-                parse_table(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?;
-            (t, path.display().to_string())
-        }
-        None => {
-            if src.a.is_none() && src.noise.is_none() {
-                return Err(InputError(
-                    "no noise law: give --a A (the paper's two-point law), --noise '{kind = \"gaussian\", mean = -0.5, std = 1.5}', or an experiment file"
-                        .into(),
-                )
-                .into());
-            }
-            (parse_table(BASE).expect("valid base"), "input".into())
-        }
-    };
-    let set = |t: &mut Table, path: &str, v: Value| -> Result<()> {
-        set_path(t, path, v).map_err(|e| InputError(e.to_string()).into())
-    };
-    if let Some(a) = src.a {
-        let mut n = Table::new();
-        n.insert("kind".into(), "two-point".into());
-        n.insert("a".into(), a.into());
-        set(&mut table, "noise", Value::Table(n))?;
-    }
-    if let Some(text) = &src.noise {
-        let v = format!("noise = {text}")
-            .parse::<Table>()
-            .ok()
-            .and_then(|mut t| t.remove("noise"))
-            .filter(Value::is_table)
-            .ok_or_else(|| {
-                InputError(format!(
-                    "--noise: expected an inline TOML table, e.g. '{{kind = \"gaussian\", mean = -0.5, std = 1.5}}' (got {text:?})"
-                ))
-            })?;
-        set(&mut table, "noise", v)?;
-    }
-    if let Some(b) = src.batch {
-        set(&mut table, "noise.batch", Value::Integer(b as i64))?;
-    }
-    if let Some(lr) = lr {
-        set(&mut table, "optimizer.lr", lr.into())?;
-    }
-    for s in &src.set {
-        let (p, v) = parse_override(s).map_err(|e| InputError(format!("--set: {e}")))?;
-        set(&mut table, &p, v)?;
-    }
-    Experiment::from_table(&table).map_err(|e| InputError(format!("{origin}: {e}")).into())
+    Resolved::new(src, lr)?.experiment()
 }
 
 /// The resolved `[noise]` table, echoed in every discrete-time report.
@@ -616,16 +633,17 @@ fn grid_values(spec: &str) -> Result<(String, Vec<f64>)> {
 
 fn phase(src: &Source, range: &str, vary: Option<&str>, grid: usize) -> Result<PhaseReport> {
     let (lo, hi) = pair("--range", range)?;
+    let base = Resolved::new(src, None)?;
     let cells: Vec<(Option<f64>, Experiment)> = match vary {
-        None => vec![(None, experiment(src, None)?)],
+        None => vec![(None, base.experiment()?)],
         Some(spec) => {
             let (path, values) = grid_values(spec)?;
             values
                 .into_iter()
                 .map(|v| {
-                    let mut s = src.clone();
-                    s.set.push(format!("{path}={v:?}"));
-                    Ok((Some(v), experiment(&s, None)?))
+                    let mut r = base.clone();
+                    r.set(&path, v.into())?;
+                    Ok((Some(v), r.experiment()?))
                 })
                 .collect::<Result<_>>()?
         }
@@ -810,12 +828,12 @@ fn escape_prob(
     w0: Option<f64>,
     simulate: bool,
 ) -> Result<ProbReport> {
-    let mut src = src.clone();
+    let mut r = Resolved::new(src, lr)?;
     // Only the escape fraction is observed: the file's other observers may name steps beyond
     // a new --steps.
     let delta = match delta {
         Some(d) => Some(d),
-        None => experiment(&src, lr)?.observe.escape.map(|e| e.delta),
+        None => r.experiment()?.observe.escape.map(|e| e.delta),
     };
     let Some(delta) = delta else {
         return Err(InputError(
@@ -823,16 +841,18 @@ fn escape_prob(
         )
         .into());
     };
-    src.set
-        .push(format!("observe={{escape = {{delta = {delta:?}}}}}"));
+    r.set("observe", Value::Table(Table::new()))?;
+    r.set("observe.escape.delta", delta.into())?;
     if let Some(t) = steps {
-        src.set.push(format!("steps={t}"));
+        r.set("steps", Value::Integer(t as i64))?;
     }
     if let Some(w) = w0 {
-        src.set
-            .push(format!("init={{kind = \"point\", w = {w:?}}}"));
+        let mut init = Table::new();
+        init.insert("kind".into(), "point".into());
+        init.insert("w".into(), w.into());
+        r.set("init", Value::Table(init))?;
     }
-    let e = experiment(&src, lr)?;
+    let e = r.experiment()?;
     if e.model.kind() != "quadratic" {
         return Err(InputError(format!(
             "escape-probability is for the quadratic model L = x w^2/2 (Eq. 4); the file's model is `{}`",
