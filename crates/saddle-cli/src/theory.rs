@@ -1372,11 +1372,9 @@ fn design_noise(args: &crate::ExpArgs, points: usize) -> Result<DesignReport> {
         ))
         .into());
     };
-    let noise = saddle::experiment::designed_noise(&exp).map_err(InputError::from_display)?;
+    let (noise, land) =
+        saddle::experiment::designed_noise(&exp).map_err(InputError::from_display)?;
     let table = theory(noise.tabulate(points))?;
-    let mut plain = exp.clone();
-    plain.diffusion = DiffusionSpec::Minibatch;
-    let land = saddle::experiment::coefficients(&plain).map_err(InputError::from_display)?;
     // With the smallest c₀, C vanishes at the binding point; where that is an end of the
     // box, Eq. 57 is checked on the box less one part in 10⁴ at that end.
     let cells = 4000;

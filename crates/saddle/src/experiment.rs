@@ -310,12 +310,15 @@ fn design(exp: &Experiment, grad: impl Fn(f64) -> f64) -> Result<DesignedNoise, 
 }
 
 /// The designed noise (Prop. 10, Eq. 117) of an experiment with `[diffusion] kind =
-/// "designed"`, with its c₀ and range, as the SDE uses it.
-pub fn designed_noise(exp: &Experiment) -> Result<DesignedNoise, RunError> {
+/// "designed"`, with its c₀ and range, as the SDE uses it; and the landscape whose drift L'
+/// it was designed for (with the minibatch diffusion).
+pub fn designed_noise(
+    exp: &Experiment,
+) -> Result<(DesignedNoise, Box<dyn Coefficients>), RunError> {
     let mut plain = exp.clone();
     plain.diffusion = DiffusionSpec::Minibatch;
     let land = coefficients(&plain)?;
-    design(exp, |w| land.grad(w))
+    Ok((design(exp, |w| land.grad(w))?, land))
 }
 
 struct Boxed;
