@@ -8,6 +8,7 @@ mod bench;
 mod input;
 mod output;
 mod progress;
+mod reproduce;
 mod sweep;
 mod theory;
 
@@ -96,6 +97,30 @@ enum Command {
         #[command(subcommand)]
         command: theory::TheoryCommand,
     },
+    /// Reproduce every figure and checked claim of the paper into a report directory
+    /// (DIR/index.html, checks.json, figures/, data/; docs/report.md). Exit status 1 when a
+    /// check fails
+    Reproduce {
+        /// Report directory (created if missing)
+        #[arg(long, value_name = "DIR", default_value = "saddle-report")]
+        out: PathBuf,
+        /// paper: the paper's run counts and grids; quick: smaller ensembles, a few seconds
+        #[arg(long, default_value = "paper", value_parser = ["paper", "quick"])]
+        scale: String,
+        /// Comma-separated sections to run, e.g. --only fig1,fig3 (default: all)
+        #[arg(long, value_name = "IDS", value_delimiter = ',')]
+        only: Option<Vec<String>>,
+        /// Directory of experiment files (default: experiments/ if present, else the copies
+        /// built into saddle)
+        #[arg(long, value_name = "DIR")]
+        experiments: Option<PathBuf>,
+        /// Worker threads (default: all cores); results do not depend on it
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// No progress lines
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Time the canonical workloads (quad-phase, nn-sweep, adaptive) in steps per second
     Bench {
         /// Workload size: quick or paper
@@ -170,6 +195,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Theory { command } => theory::run(command),
+        Command::Reproduce {
+            out,
+            scale,
+            only,
+            experiments,
+            threads,
+            quiet,
+        } => {
+            input::threads(threads)?;
+            reproduce::run(out, &scale, only, experiments, quiet)
+        }
         Command::Bench {
             size,
             work,

@@ -1,0 +1,213 @@
+//! Checks: one claim of the paper, its theoretical value, the measured value with its
+//! uncertainty, a tolerance and a verdict (`checks.json`, schema in `docs/report.md`).
+//!
+//! Statistical checks are tests at a family-wise false-alarm level of [`ALPHA`] = 10⁻³
+//! (two-sided): a check that compares m values at once uses the Bonferroni threshold
+//! [`z_threshold`]`(m)` standard errors for each. Tolerances come from standard errors computed
+//! from the data or the theory, never from the outcome.
+
+use serde::Serialize;
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
+
+/// The family-wise false-alarm level of every statistical check.
+pub const ALPHA: f64 = 1e-3;
+
+/// How the measured value is compared with the theoretical one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// |measured − theory| ≤ tolerance.
+    Within,
+    /// measured ≤ theory + tolerance.
+    AtMost,
+    /// measured ≥ theory − tolerance.
+    AtLeast,
+}
+
+impl Rule {
+    /// The rule as a formula.
+    pub fn formula(self) -> &'static str {
+        match self {
+            Rule::Within => "|measured − theory| ≤ tolerance",
+            Rule::AtMost => "measured ≤ theory + tolerance",
+            Rule::AtLeast => "measured ≥ theory − tolerance",
+        }
+    }
+}
+
+/// One checked claim (an element of `checks.json`'s `checks`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    /// Stable identifier, e.g. `prop2-phase`.
+    pub id: String,
+    /// The report section (figure) it belongs to, e.g. `fig3`.
+    pub section: String,
+    /// The claim in one sentence.
+    pub claim: String,
+    /// Where the paper makes it, e.g. "Prop. 2, Eq. 7".
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The theoretical value (or bound).
+    pub theory: f64,
+    /// The measured value.
+    pub measured: f64,
+    /// The measured value's standard error, where it has one.
+    pub uncertainty: Option<f64>,
+    /// The tolerance of [`Check::rule`].
+    pub tolerance: f64,
+    /// How measured and theory are compared.
+    pub rule: Rule,
+    /// Where the tolerance comes from, and anything else needed to read the numbers.
+    pub detail: String,
+    /// The verdict.
+    pub pass: bool,
+}
+
+impl Check {
+    /// A check, its verdict computed from `rule`. Non-finite values fail.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: &str,
+        section: &str,
+        claim: &str,
+        reference: &str,
+        theory: f64,
+        measured: f64,
+        uncertainty: Option<f64>,
+        tolerance: f64,
+        rule: Rule,
+        detail: String,
+    ) -> Check {
+        let pass = theory.is_finite()
+            && measured.is_finite()
+            && tolerance.is_finite()
+            && match rule {
+                Rule::Within => (measured - theory).abs() <= tolerance,
+                Rule::AtMost => measured <= theory + tolerance,
+                Rule::AtLeast => measured >= theory - tolerance,
+            };
+        Check {
+            id: id.into(),
+            section: section.into(),
+            claim: claim.into(),
+            reference: reference.into(),
+            theory: finite_or_zero(theory),
+            measured: finite_or_zero(measured),
+            uncertainty: uncertainty.filter(|u| u.is_finite()),
+            tolerance: finite_or_zero(tolerance),
+            rule,
+            detail,
+            pass,
+        }
+    }
+
+    /// A statistical comparison of `measured` ± `se` with `theory`: passes when they differ by
+    /// at most `z_threshold(comparisons)` standard errors.
+    #[allow(clippy::too_many_arguments)]
+    pub fn z(
+        id: &str,
+        section: &str,
+        claim: &str,
+        reference: &str,
+        theory: f64,
+        measured: f64,
+        se: f64,
+        comparisons: usize,
+        detail: &str,
+    ) -> Check {
+        let z = z_threshold(comparisons);
+        let mut d = format!(
+            "tolerance = {z:.2} standard errors (two-sided level {ALPHA}{})",
+            if comparisons > 1 {
+                format!(", Bonferroni over {comparisons} comparisons")
+            } else {
+                String::new()
+            }
+        );
+        if !detail.is_empty() {
+            d = format!("{d}; {detail}");
+        }
+        Check::new(
+            id,
+            section,
+            claim,
+            reference,
+            theory,
+            measured,
+            Some(se),
+            z * se,
+            Rule::Within,
+            d,
+        )
+    }
+}
+
+/// JSON has no NaN or infinity: a non-finite value (which also fails its check) is written
+/// as 0 and explained in `detail` by the caller.
+fn finite_or_zero(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+/// The two-sided standard-normal threshold at level [`ALPHA`] with a Bonferroni correction
+/// over `m` comparisons: Φ⁻¹(1 − α/(2m)). One comparison: 3.29.
+pub fn z_threshold(m: usize) -> f64 {
+    let n = Normal::standard();
+    n.inverse_cdf(1.0 - ALPHA / (2.0 * m.max(1) as f64))
+}
+
+/// The standard error of a binomial fraction with success probability `p` over `n` trials.
+pub fn binomial_se(p: f64, n: u64) -> f64 {
+    (p * (1.0 - p) / n.max(1) as f64).sqrt()
+}
+
+/// The two-sided exact binomial p-value of observing `k` successes in `n` trials with success
+/// probability `p`: min(1, 2·min(P(X ≤ k), P(X ≥ k))).
+pub fn binomial_p_value(k: u64, n: u64, p: f64) -> f64 {
+    let p = p.clamp(0.0, 1.0);
+    let Ok(b) = Binomial::new(p, n) else {
+        return f64::NAN;
+    };
+    let lower = b.cdf(k);
+    let upper = if k == 0 { 1.0 } else { b.sf(k - 1) };
+    (2.0 * lower.min(upper)).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_are_normal_quantiles() {
+        // Φ⁻¹(1 − 0.0005) = 3.2905 and Φ⁻¹(1 − 0.0005/100) = 4.4172 (standard tables).
+        assert!((z_threshold(1) - 3.2905).abs() < 1e-3);
+        assert!((z_threshold(100) - 4.4172).abs() < 1e-3);
+    }
+
+    #[test]
+    fn binomial_p_values_match_direct_sums() {
+        // n = 10, p = ½: P(X ≤ 2) = (1 + 10 + 45)/1024 = 56/1024.
+        assert!((binomial_p_value(2, 10, 0.5) - 2.0 * 56.0 / 1024.0).abs() < 1e-12);
+        assert!((binomial_p_value(5, 10, 0.5) - 1.0).abs() < 1e-12);
+        // p = 0: zero successes are certain, one is impossible.
+        assert_eq!(binomial_p_value(0, 100, 0.0), 1.0);
+        assert_eq!(binomial_p_value(1, 100, 0.0), 0.0);
+        // n = 3, p = 0.1: P(X ≥ 3) = 0.001.
+        assert!((binomial_p_value(3, 3, 0.1) - 0.002).abs() < 1e-12);
+    }
+
+    #[test]
+    fn verdicts_follow_the_rule() {
+        let c = |m: f64, rule| Check::new("x", "s", "c", "r", 1.0, m, None, 0.5, rule, "".into());
+        assert!(c(1.4, Rule::Within).pass && !c(1.6, Rule::Within).pass);
+        assert!(!c(0.4, Rule::Within).pass);
+        assert!(c(0.2, Rule::AtMost).pass && !c(1.6, Rule::AtMost).pass);
+        assert!(c(9.0, Rule::AtLeast).pass && !c(0.4, Rule::AtLeast).pass);
+        assert!(!c(f64::NAN, Rule::Within).pass);
+        let j = serde_json::to_string(&c(f64::INFINITY, Rule::Within)).unwrap();
+        assert!(j.contains("\"measured\":0.0") && j.contains("\"pass\":false"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Fig. 7 (App. A.1): the phase diagram on the fourth-order landscape, with the quadratic's
+//! boundary drawn over it.
+
+use super::fig3::{phase_map, two_point_a};
+use super::*;
+use crate::checks::{Check, Rule};
+use crate::plot::{Figure, Panel};
+use rayon::prelude::*;
+use saddle::theory::escape_probability::escape_probability;
+use saddle::theory::log_moments::two_point_mu;
+
+/// The learning rates up to which the quadratic's boundary is compared (the paper: "when λ is
+/// small").
+const SMALL_LR: f64 = 0.5;
+/// The fraction of decisive cells that must agree.
+const AGREEMENT: f64 = 0.9;
+
+pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
+    let id = "fig7";
+    let mut s = section(
+        id,
+        "Fig. 7: the phase diagram of the fourth-order landscape",
+        "On L̂ = x w²/2 + w⁴/4 the escape fraction over (a, λ) again splits into an absorbing \
+         phase and an escaping one. At small learning rates the boundary is the quadratic's \
+         (Eq. 7): the quartic term only matters far from 0, so whether runs leave 0 is decided \
+         by the same product of factors.",
+    );
+    let r = load(ctx, "fig7")?;
+    s.experiments.push("fig7.toml".into());
+    s.parameters.push(describe(&r));
+    s.parameters.push(
+        "b = 1, w₀ ~ U[−1, 1], escaped: |w_T| ≥ 0.05 (diverged runs count as escaped)".into(),
+    );
+    let init = init_law(&r.base)?;
+    // The quadratic's finite-T prediction in each cell at λ ≤ SMALL_LR: decisive where its
+    // exact escape probability is ≤ 0.01 with μ < 0 or ≥ 0.99 with μ > 0.
+    let verdicts: Vec<Option<bool>> = (0..r.cells.len())
+        .into_par_iter()
+        .map(|i| {
+            let e = &r.experiments[i];
+            let lr = e.optimizer.lr;
+            if lr > SMALL_LR {
+                return Ok(None);
+            }
+            let a = two_point_a(&r, i)?;
+            let esc = r.cells[i]
+                .escape
+                .as_ref()
+                .ok_or_else(|| ReproduceError::Input("fig7.toml: needs [observe] escape".into()))?;
+            let p = theory(
+                id,
+                escape_probability(&e.noise, lr, e.steps, esc.delta, &init),
+            )?
+            .exact
+            .unwrap_or(f64::NAN);
+            let mu = two_point_mu(a, lr);
+            let decisive = (mu < 0.0 && p <= 0.01) || (mu > 0.0 && p >= 0.99);
+            Ok(decisive.then_some((esc.value >= 0.5) == (mu > 0.0)))
+        })
+        .collect::<Result<_, ReproduceError>>()?;
+    let decisive = verdicts.iter().flatten().count();
+    let agree = verdicts.iter().flatten().filter(|v| **v).count();
+    s.checks.push(Check::new(
+        "fig7-small-lr",
+        id,
+        "At small learning rates (λ ≤ 0.5) the fourth-order landscape has the quadratic's \
+         phases: at least 90 % of the cells where the quadratic's phase is unambiguous agree.",
+        "App. A.1, Fig. 7",
+        AGREEMENT,
+        agree as f64 / decisive.max(1) as f64,
+        None,
+        0.0,
+        Rule::AtLeast,
+        format!(
+            "{agree} of {decisive} cells with λ ≤ {SMALL_LR} where the quadratic's exact finite-T \
+             escape probability is ≤ 0.01 (μ < 0) or ≥ 0.99 (μ > 0) have the same majority \
+             phase; the 90 % threshold is a choice (the paper says \"good agreement\")"
+        ),
+    ));
+    let map = phase_map(&r, "Escape fraction (x w²/2 + w⁴/4)")?;
+    let mut rows = Vec::new();
+    for (i, c) in r.cells.iter().enumerate() {
+        rows.push(vec![
+            two_point_a(&r, i)?,
+            r.experiments[i].optimizer.lr,
+            c.escape.as_ref().map_or(f64::NAN, |e| e.value),
+            c.diverged as f64 / r.base.runs as f64,
+        ]);
+    }
+    s.data.push(ctx.csv(
+        "fig7",
+        &["a", "lr", "escape_fraction", "diverged_fraction"],
+        rows,
+    )?);
+    ctx.figure(
+        "fig7",
+        &Figure {
+            title: "Fig. 7".into(),
+            panels: vec![Panel::Heat(map)],
+            panel_width: 640,
+            height: 500,
+        },
+    )?;
+    s.figure = Some("fig7".into());
+    s.caption = "The fraction of runs with |w_T| ≥ 0.05 in each (a, λ) cell on the fourth-order \
+                 landscape; orange: the quadratic's boundary μ(λ) = 0 (Eq. 7)."
+        .into();
+    Ok(s)
+}
