@@ -222,3 +222,48 @@ fn bad_reproduce_arguments_exit_2() {
     )
     .assert_bad_input(&["fig1-left.toml"]);
 }
+
+#[test]
+fn the_report_does_not_depend_on_the_thread_count() {
+    let dir = tempdir();
+    let exp = experiments_dir();
+    let mut outs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = dir.path().join(format!("t{threads}"));
+        saddle(
+            dir.path(),
+            &[
+                "reproduce",
+                "--scale",
+                "quick",
+                "--only",
+                "fig1,fig3,fig9",
+                "--threads",
+                threads,
+                "--out",
+                out.to_str().unwrap(),
+                "--experiments",
+                exp.to_str().unwrap(),
+                "-q",
+            ],
+        )
+        .ok();
+        outs.push(out);
+    }
+    for rel in [
+        "checks.json",
+        "data/fig1.csv",
+        "data/fig3-left.csv",
+        "data/fig3-right.csv",
+        "data/fig9-tail.csv",
+        "figures/fig3.svg",
+    ] {
+        let first = std::fs::read(outs[0].join(rel)).unwrap();
+        for o in &outs[1..] {
+            assert!(
+                first == std::fs::read(o.join(rel)).unwrap(),
+                "{rel} differs between thread counts"
+            );
+        }
+    }
+}

@@ -130,7 +130,7 @@ impl Source {
     /// A short description for the report.
     pub fn describe(&self) -> String {
         match self {
-            Source::Dir(d) => format!("experiment files from {}", d.display()),
+            Source::Dir(d) => format!("the experiment files in {}", d.display()),
             Source::Builtin => "the experiment files built into this saddle binary".into(),
         }
     }

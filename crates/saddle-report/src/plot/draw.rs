@@ -152,7 +152,8 @@ fn axes<'a, DB: DrawingBackend>(
     let mut chart = ChartBuilder::on(area)
         .margin_top(MARGIN)
         .margin_bottom(MARGIN)
-        .margin_left(MARGIN)
+        // Room between this panel's axis label and the panel (or colour bar) to its left.
+        .margin_left(MARGIN + 16)
         .margin_right((last_w / 2 + 6).max(16))
         .x_label_area_size(X_LABEL_AREA)
         // On narrow panels long tick labels may be cut rather than squeeze out the plot.
@@ -261,7 +262,7 @@ fn colour_bar<DB: DrawingBackend>(
         .margin_top(MARGIN)
         .margin_bottom(MARGIN + X_LABEL_AREA)
         .margin_left(14)
-        .margin_right(4)
+        .margin_right(12)
         .right_y_label_area_size(label_area)
         .build_cartesian_2d(Scale::unit(), sc.clone())
         .map_err(err)?;

@@ -140,10 +140,10 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         }
         let top = dt.iter().chain(&d0).cloned().fold(0.0, f64::max) * 1.1;
         let title = if *name == "left" {
-            "L̂ = x w²/2 (a = −1, λ = 0.8)".to_string()
+            "L = x w²/2 (a = −1, λ = 0.8)".to_string()
         } else {
             format!(
-                "L̂ = x w²/2 + w⁴/4: {} of {} runs diverged",
+                "L = x w²/2 + w⁴/4: {} of {} runs diverged",
                 sm.diverged, res.base.runs
             )
         };

@@ -137,7 +137,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     s.caption = "Left: the fraction of runs with |w_T| ≥ 0.05 in each (a, λ) cell; orange: \
                  μ(λ) = 0, the boundary of Eq. 7 (trapped between the branches at a < 0 and \
                  below them at a > 0). Right: γ̂(50) with standard errors for five values of a; \
-                 dashed: μ(λ); crosses at Prop. 3's (λ*, γ*)."
+                 dashed: μ(λ); black dots: Prop. 3's (λ*, γ*)."
         .into();
     Ok(s)
 }
@@ -412,9 +412,9 @@ fn right_checks(s: &mut Section, ctx: &Ctx, right: &Results) -> Result<XyPlot, R
         pts.iter().map(|p| vec![p.a, p.lr, p.g, p.se, p.mu]),
     )?);
     Ok(XyPlot {
-        title: "Escape rate γ̂(50) against λ".into(),
+        title: "Escape rate γ at t = 50 against λ".into(),
         x: axis("learning rate λ", 0.0, 2.0, false),
-        y: axis("γ̂ (per step)", -1.5, 1.0, false),
+        y: axis("estimated escape rate γ (per step)", -1.5, 1.0, false),
         series,
         lines: vec![hline(0.0, "", 7)],
     })

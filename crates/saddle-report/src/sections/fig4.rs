@@ -123,12 +123,12 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
                 ny: cn,
                 values: loss,
                 levels,
-                label: "L(w) contours".into(),
+                label: String::new(),
             }),
             overlays: vec![
                 points("sharp minima", vec![0.0, 0.0], vec![sharp, -sharp], None, 3),
                 points(
-                    "flat minima",
+                    "",
                     vec![(0.5f64).sqrt(), -(0.5f64).sqrt()],
                     vec![0.0, 0.0],
                     None,
@@ -151,7 +151,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     s.figure = Some("fig4".into());
     s.caption = "Runs per 0.05 × 0.05 cell of (w₁, w₂) at initialisation, after 2 steps and at \
                  the end (log colour scale; empty cells white), over contours of the expected \
-                 loss L(w) of Eq. 9."
+                 loss L(w) of Eq. 9; orange dots: the sharp minima, pink dots: the flat ones."
         .into();
     Ok(s)
 }

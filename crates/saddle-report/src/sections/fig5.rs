@@ -154,7 +154,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             panels: vec![Panel::Xy(XyPlot {
                 title: "Mean |w_t| (a = −0.1, w ∈ [−1, 1])".into(),
                 x: axis("step t", 1.0, t_max, true),
-                y: axis("mean |w_t|", lo.max(1e-12), hi.min(2.0), true),
+                y: axis("mean |w_t|", lo.max(1e-9), hi.min(2.0), true),
                 series,
                 lines: vec![],
             })],

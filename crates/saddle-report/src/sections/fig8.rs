@@ -99,7 +99,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             panels: vec![Panel::Xy(XyPlot {
                 title: "Escape rate against the number of steps (a = −1)".into(),
                 x: axis("step t", 0.0, r.base.steps as f64, false),
-                y: axis("γ̂(t)", y_lo - pad, y_hi + pad, false),
+                y: axis("estimated escape rate γ(t)", y_lo - pad, y_hi + pad, false),
                 series,
                 lines: vec![vline(SETTLE as f64, "t = 40", 7)],
             })],
