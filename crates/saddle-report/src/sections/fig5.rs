@@ -123,12 +123,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         curve("Adam, β₁ = 0.9", &adam.cells[1], 3),
         curve("GD", g, 2),
     ];
-    let (lo, hi) = log_range(
-        series
-            .iter()
-            .flat_map(|s| s.y.to_vec()),
-        2.0,
-    );
+    let (lo, hi) = log_range(series.iter().flat_map(|s| s.y.to_vec()), 2.0);
     let t_max = ams.base.steps.max(gd.base.steps) as f64;
     let mut rows = Vec::new();
     for (k, s) in series.iter().enumerate() {
