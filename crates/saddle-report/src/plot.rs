@@ -63,6 +63,17 @@ pub struct Axis {
     pub log: bool,
 }
 
+impl Axis {
+    /// An axis with a label and a range.
+    pub fn new(label: &str, lo: f64, hi: f64, log: bool) -> Axis {
+        Axis {
+            label: label.into(),
+            range: (lo, hi),
+            log,
+        }
+    }
+}
+
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Style {
@@ -96,6 +107,21 @@ pub struct Series {
     /// Symmetric error bars (same length as `x`) for [`Style::Points`]; drawn for the other
     /// styles too when set, at the bin centres (one per bin) for [`Style::Bars`].
     pub err: Option<Vec<f64>>,
+}
+
+impl Series {
+    /// A series without band or error bars.
+    pub fn new(label: &str, x: Vec<f64>, y: Vec<f64>, style: Style, color: usize) -> Series {
+        Series {
+            label: label.into(),
+            x,
+            y,
+            style,
+            color,
+            band: None,
+            err: None,
+        }
+    }
 }
 
 /// A straight reference line across a panel.
@@ -245,23 +271,11 @@ mod tests {
     use super::*;
 
     fn axis(label: &str, lo: f64, hi: f64, log: bool) -> Axis {
-        Axis {
-            label: label.into(),
-            range: (lo, hi),
-            log,
-        }
+        Axis::new(label, lo, hi, log)
     }
 
     fn series(label: &str, x: Vec<f64>, y: Vec<f64>, style: Style, color: usize) -> Series {
-        Series {
-            label: label.into(),
-            x,
-            y,
-            style,
-            color,
-            band: None,
-            err: None,
-        }
+        Series::new(label, x, y, style, color)
     }
 
     /// An x–y panel with every style, a band, error bars, a gap (NaN), a log x axis and

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::checks::{Check, Rule};
-use crate::plot::{Contours, Figure, HeatMap, Panel};
+use crate::plot::{Figure, Panel};
 use saddle::config::ModelSpec;
 use saddle::model::{Model, SharpFlat};
 
@@ -77,65 +77,20 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     };
     for step in steps {
         let h = hist_at(&sum.histograms2d, &[0, 1], step, "fig4")?;
-        let (nx, ny) = (h.bins[0], h.bins[1]);
-        // Counts are row-major with w₁ slowest; the map wants w₂ (y) slowest.
-        let mut values = vec![0.0; nx * ny];
-        for i in 0..nx {
-            for j in 0..ny {
-                values[j * nx + i] = h.counts[i * ny + j] as f64;
-                let x = h.lo[0] + (i as f64 + 0.5) * (h.hi[0] - h.lo[0]) / nx as f64;
-                let y = h.lo[1] + (j as f64 + 0.5) * (h.hi[1] - h.lo[1]) / ny as f64;
-                rows.push(vec![step as f64, x, y, h.counts[i * ny + j] as f64]);
-            }
-        }
-        let max = values.iter().cloned().fold(1.0, f64::max);
-        let cn = 81;
-        let mut loss = Vec::with_capacity(cn * cn);
-        for j in 0..cn {
-            for i in 0..cn {
-                let w = [
-                    h.lo[0] + (i as f64 + 0.5) * (h.hi[0] - h.lo[0]) / cn as f64,
-                    h.lo[1] + (j as f64 + 0.5) * (h.hi[1] - h.lo[1]) / cn as f64,
-                ];
-                loss.push(model.expected_loss(&w, &moments).unwrap_or(f64::NAN));
-            }
-        }
-        let (lmin, lmax) = loss
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
-        let levels: Vec<f64> = (1..10)
-            .map(|k| lmin + (lmax - lmin) * (k as f64 / 10.0).powi(2))
-            .collect();
-        panels.push(Panel::Heat(HeatMap {
-            title: format!("step {step}"),
-            x: axis("w₁", h.lo[0], h.hi[0], false),
-            y: axis("w₂", h.lo[1], h.hi[1], false),
-            nx,
-            ny,
-            values,
-            scale: axis("runs per cell", 1.0, max, true),
-            blank_at_or_below: Some(0.0),
-            contours: Some(Contours {
-                nx: cn,
-                ny: cn,
-                values: loss,
-                levels,
-                label: String::new(),
-            }),
-            overlays: vec![
-                points("sharp minima", vec![0.0, 0.0], vec![sharp, -sharp], None, 3),
-                points(
-                    "",
-                    vec![(0.5f64).sqrt(), -(0.5f64).sqrt()],
-                    vec![0.0, 0.0],
-                    None,
-                    5,
-                ),
-            ],
-        }));
+        let (mut map, r) = runs_over_contours(
+            h,
+            &format!("step {step}"),
+            |w| model.expected_loss(w, &moments).unwrap_or(f64::NAN),
+            None,
+            step as f64,
+        );
+        rows.extend(r);
+        let flat = 0.5f64.sqrt();
+        map.overlays = vec![
+            points("", vec![0.0, 0.0], vec![sharp, -sharp], None, 3),
+            points("", vec![flat, -flat], vec![0.0, 0.0], None, 5),
+        ];
+        panels.push(Panel::Heat(map));
     }
     s.data
         .push(ctx.csv("fig4", &["step", "w1", "w2", "count"], rows)?);

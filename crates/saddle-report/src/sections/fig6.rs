@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::checks::{Check, Rule};
-use crate::plot::{Contours, Figure, HeatMap, Panel, XyPlot};
+use crate::plot::{Figure, HeatMap, Panel, XyPlot};
 use saddle::experiment::Summary;
 use saddle::model::{Model, TinyNet};
 
@@ -13,58 +13,25 @@ use saddle::model::{Model, TinyNet};
 const L_MIN: f64 = 2.25;
 const L_SADDLE: f64 = 2.5;
 
+/// The final (w₁, w₂) of every run over the contours of Eq. 18's expected loss.
 fn map(
     sum: &Summary,
     e: &saddle::config::Experiment,
     title: &str,
 ) -> Result<(HeatMap, Vec<Vec<f64>>), ReproduceError> {
     let h = hist_at(&sum.histograms2d, &[0, 1], e.steps, "fig6")?;
-    let (nx, ny) = (h.bins[0], h.bins[1]);
-    let mut values = vec![0.0; nx * ny];
-    let mut rows = Vec::new();
-    for i in 0..nx {
-        for j in 0..ny {
-            let c = h.counts[i * ny + j] as f64;
-            values[j * nx + i] = c;
-            let x = h.lo[0] + (i as f64 + 0.5) * (h.hi[0] - h.lo[0]) / nx as f64;
-            let y = h.lo[1] + (j as f64 + 0.5) * (h.hi[1] - h.lo[1]) / ny as f64;
-            rows.push(vec![e.optimizer.lr, x, y, c]);
-        }
-    }
     let moments = e.noise.moments();
-    let cn = 101;
-    let mut loss = Vec::with_capacity(cn * cn);
-    for j in 0..cn {
-        for i in 0..cn {
-            let w = [
-                h.lo[0] + (i as f64 + 0.5) * (h.hi[0] - h.lo[0]) / cn as f64,
-                h.lo[1] + (j as f64 + 0.5) * (h.hi[1] - h.lo[1]) / cn as f64,
-            ];
-            loss.push(TinyNet.expected_loss(&w, &moments).unwrap_or(f64::NAN));
-        }
+    let (mut map, rows) = runs_over_contours(
+        h,
+        title,
+        |w| TinyNet.expected_loss(w, &moments).unwrap_or(f64::NAN),
+        Some(vec![2.26, 2.3, 2.4, 2.5, 2.7, 3.0, 3.5, 4.5]),
+        e.optimizer.lr,
+    );
+    if let Some(c) = map.contours.as_mut() {
+        c.label = "L(w) contours".into();
     }
-    let max = values.iter().cloned().fold(1.0, f64::max);
-    Ok((
-        HeatMap {
-            title: title.into(),
-            x: axis("w₁", h.lo[0], h.hi[0], false),
-            y: axis("w₂", h.lo[1], h.hi[1], false),
-            nx,
-            ny,
-            values,
-            scale: axis("runs per cell", 1.0, max, true),
-            blank_at_or_below: Some(0.0),
-            contours: Some(Contours {
-                nx: cn,
-                ny: cn,
-                values: loss,
-                levels: vec![2.26, 2.3, 2.4, 2.5, 2.7, 3.0, 3.5, 4.5],
-                label: "L(w) contours".into(),
-            }),
-            overlays: vec![],
-        },
-        rows,
-    ))
+    Ok((map, rows))
 }
 
 pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {

@@ -2,7 +2,7 @@
 //! each running its experiment files, checking the paper's claims against `saddle::theory`,
 //! and drawing its figure.
 
-use crate::plot::{Axis, RefLine, Series, Style};
+use crate::plot::{Axis, Contours, HeatMap, RefLine, Series, Style};
 use crate::source::{run_table, Results};
 use crate::{Ctx, ReproduceError, Section};
 use saddle::observe::Histogram;
@@ -94,23 +94,11 @@ pub(crate) fn describe(r: &Results) -> String {
 
 /// An axis.
 pub(crate) fn axis(label: &str, lo: f64, hi: f64, log: bool) -> Axis {
-    Axis {
-        label: label.into(),
-        range: (lo, hi),
-        log,
-    }
+    Axis::new(label, lo, hi, log)
 }
 
 fn series(label: &str, x: Vec<f64>, y: Vec<f64>, style: Style, color: usize) -> Series {
-    Series {
-        label: label.into(),
-        x,
-        y,
-        style,
-        color,
-        band: None,
-        err: None,
-    }
+    Series::new(label, x, y, style, color)
 }
 
 /// A solid line.
@@ -255,4 +243,110 @@ pub(crate) fn init_law(
             e.name
         ))),
     }
+}
+
+/// A 2-D histogram of (w₁, w₂) as a heat map of runs per cell (log colour scale, empty cells
+/// white) over contours of the expected loss `loss` on a 101 × 101 grid, at `levels` (None:
+/// nine levels spread over the loss's range, denser near its minimum). Also returns the CSV
+/// rows (tag, w₁, w₂, count).
+pub(crate) fn runs_over_contours(
+    h: &Histogram,
+    title: &str,
+    loss: impl Fn(&[f64; 2]) -> f64,
+    levels: Option<Vec<f64>>,
+    tag: f64,
+) -> (HeatMap, Vec<Vec<f64>>) {
+    let (nx, ny) = (h.bins[0], h.bins[1]);
+    let at = |lo: f64, hi: f64, n: usize, i: usize| lo + (i as f64 + 0.5) * (hi - lo) / n as f64;
+    // Counts are row-major with w₁ slowest; the map wants w₂ (y) slowest.
+    let mut values = vec![0.0; nx * ny];
+    let mut rows = Vec::with_capacity(nx * ny);
+    for i in 0..nx {
+        for j in 0..ny {
+            let c = h.counts[i * ny + j] as f64;
+            values[j * nx + i] = c;
+            let (x, y) = (at(h.lo[0], h.hi[0], nx, i), at(h.lo[1], h.hi[1], ny, j));
+            rows.push(vec![tag, x, y, c]);
+        }
+    }
+    let cn = 101;
+    let mut grid = Vec::with_capacity(cn * cn);
+    for j in 0..cn {
+        for i in 0..cn {
+            grid.push(loss(&[
+                at(h.lo[0], h.hi[0], cn, i),
+                at(h.lo[1], h.hi[1], cn, j),
+            ]));
+        }
+    }
+    let levels = levels.unwrap_or_else(|| {
+        let (lo, hi) = grid
+            .iter()
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        (1..10)
+            .map(|k| lo + (hi - lo) * (k as f64 / 10.0).powi(2))
+            .collect()
+    });
+    let max = values.iter().cloned().fold(1.0, f64::max);
+    let map = HeatMap {
+        title: title.into(),
+        x: axis("w₁", h.lo[0], h.hi[0], false),
+        y: axis("w₂", h.lo[1], h.hi[1], false),
+        nx,
+        ny,
+        values,
+        scale: axis("runs per cell", 1.0, max, true),
+        blank_at_or_below: Some(0.0),
+        contours: Some(Contours {
+            nx: cn,
+            ny: cn,
+            values: grid,
+            levels,
+            label: String::new(),
+        }),
+        overlays: vec![],
+    };
+    (map, rows)
+}
+
+/// The check that an ensemble's 1-D histogram `h` follows the law of CDF `cdf`: its L1
+/// distance is at most its expectation under sampling alone plus 3.29 standard deviations.
+pub(crate) fn l1_check(
+    id: &str,
+    section: &str,
+    claim: &str,
+    reference: &str,
+    h: &Histogram,
+    cdf: impl Fn(f64) -> f64,
+) -> Result<crate::checks::Check, ReproduceError> {
+    use saddle::theory::distance::{compare, BinnedCounts};
+    let counts = theory(section, BinnedCounts::from_observed(h))?;
+    let cmp = theory(section, compare(&counts, cdf, crate::checks::ALPHA))?;
+    let z1 = crate::checks::z_threshold(1);
+    Ok(crate::checks::Check::new(
+        id,
+        section,
+        claim,
+        reference,
+        cmp.l1_mean,
+        cmp.l1,
+        None,
+        z1 * cmp.l1_sd,
+        crate::checks::Rule::AtMost,
+        format!(
+            "measured: the L1 distance between the histogram at step {} and the density over {} \
+             bins and the two tails; theory: its expectation {} ± {} under sampling alone \
+             (n = {}); tolerance {z1:.2} standard deviations; KS distance {} (p = {})",
+            h.step,
+            h.bins[0],
+            num(cmp.l1_mean),
+            num(cmp.l1_sd),
+            cmp.n,
+            num(cmp.ks),
+            num(cmp.ks_p_value)
+        ),
+    ))
 }
