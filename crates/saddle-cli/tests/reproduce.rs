@@ -112,6 +112,7 @@ fn quick_report_passes_every_check_and_writes_every_file() {
         "fig8-settle-lr0.8",
         "eq65-mode",
         "fig9-tail",
+        "fig9-fokker-planck",
         "fig10-target",
     ] {
         assert!(ids.contains(id), "check {id} is present");

@@ -60,6 +60,7 @@ builtin!(
     "fig7",
     "fig8",
     "fig9",
+    "fig9-sde",
     "eq63",
     "fig10",
 );
@@ -87,6 +88,7 @@ const QUICK_SETS: &[(&str, &[(&str, f64)])] = &[
     ("fig7", &[("runs", 400.0), ("steps", 400.0)]),
     ("fig8", &[("runs", 1000.0)]),
     ("fig9", &[("runs", 1000.0)]),
+    ("fig9-sde", &[("runs", 4000.0)]),
     ("eq63", &[("runs", 4000.0)]),
     ("fig10", &[("runs", 800.0)]),
 ];

@@ -7,8 +7,20 @@ use crate::plot::{Figure, Panel, XyPlot};
 use saddle::observe::Histogram;
 use saddle::theory::kesten::tail_exponent;
 use saddle::theory::stationary::QuarticSgd;
-use statrs::distribution::{ChiSquared, ContinuousCDF};
-use statrs::function::gamma::ln_gamma;
+use statrs::distribution::{ChiSquared, Continuous, ContinuousCDF, StudentsT};
+
+/// Eq. 63 at b = 0 in closed form: P(w) ∝ (v w² + Sσ²)^κ is a Student t law with ν = −2κ − 1
+/// degrees of freedom, centred at 0 with scale √(Sσ²/(vν)) (substitute x = w √(vν/(Sσ²)) into
+/// (1 + x²/ν)^(−(ν+1)/2)). None when it is not normalisable (ν ≤ 0, b ≠ 0, σ = 0 or v = 0).
+fn student_t(fp: &QuarticSgd) -> Option<StudentsT> {
+    let kappa = fp.exponent()?;
+    let nu = -2.0 * kappa - 1.0;
+    let c = fp.noise(0.0);
+    if fp.b != 0.0 || nu <= 0.0 || c <= 0.0 {
+        return None;
+    }
+    StudentsT::new(0.0, (c / (fp.v * nu)).sqrt(), nu).ok()
+}
 
 /// The Pearson χ² test that two histograms over the same bins come from one law: bins
 /// (under- and overflow included) whose pooled expected count is below 5 are merged into one.
@@ -151,9 +163,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
              κ̂/√k"
         ),
     ));
-    // The continuous-time approximation (Eq. 62–63 with b = 0): C(w) = v w² + Sσ², with the
-    // data mean m = E[x] and variance v = Var x; normalised in closed form,
-    // ∫(v w² + c)^κ dw = c^{κ+½} v^{−½} B(½, −κ − ½).
+    // The continuous-time approximation (Eqs 62–63 with b = 0).
     let mom = e.noise.moments();
     let (m, v) = (mom.mean_x, mom.m2_x - mom.mean_x * mom.mean_x);
     let batch = e.noise.batch as f64;
@@ -161,12 +171,27 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         id,
         QuarticSgd::new(m, 0.0, v, e.injected_sigma, e.optimizer.lr, batch),
     )?;
+    let law = student_t(&fp).ok_or_else(|| ReproduceError::Theory {
+        section: id.into(),
+        message: "the continuous-time density of fig9.toml is not normalisable".into(),
+    })?;
     let kc = fp.exponent().unwrap_or(f64::NAN);
-    let c0 = fp.noise(0.0);
-    let q = -kc - 0.5;
-    let ln_norm = fp.log_density(0.0) + 0.5 * c0.ln() - 0.5 * v.ln() + ln_gamma(0.5) + ln_gamma(q)
-        - ln_gamma(q + 0.5);
-    let fp_density = |w: f64| (fp.log_density(w) - ln_norm).exp();
+    let fp_density = |w: f64| law.pdf(w);
+    // The SDE ensemble of the same dynamics against that density.
+    let sde = load(ctx, "fig9-sde")?;
+    s.experiments.push("fig9-sde.toml".into());
+    s.parameters.push(describe(&sde));
+    let ssum = sde.single();
+    let h_sde = hist_at(&ssum.histograms, &[0], sde.base.steps, "fig9-sde")?;
+    s.checks.push(l1_check(
+        "fig9-fokker-planck",
+        id,
+        "In continuous time the same dynamics reaches the Fokker–Planck stationary density \
+         (Eq. 63 with b = 0): not a delta, with power-law tails.",
+        "App. C.2, Eqs 61–63",
+        h_sde,
+        |w| law.cdf(w),
+    )?);
     let ed = edges(h_end);
     let d_mid = density(h_mid);
     let d_end = density(h_end);
@@ -179,11 +204,12 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         })
         .sum();
     s.notes.push(format!(
-        "The dashed curve is the continuous-time approximation (Eqs 62–63 with b = 0, data mean \
-         {} and variance {}): its tail exponent is {} against Kesten's {} for the discrete \
-         steps, and its L1 distance to the histogram on [{}, {}] is {}. At λ = {} one step is \
-         not small, so the discrete law, not the continuous one, is the reference for the \
-         checks.",
+        "The dashed curve is the continuous-time stationary density (Eqs 62–63 with b = 0, data \
+         mean {} and variance {}), which the SDE ensemble of the right panel follows. The \
+         discrete steps of the paper's Fig. 9 do not: its tail exponent is {} against Kesten's \
+         {} for the discrete steps, and its L1 distance to the discrete histogram on [{}, {}] \
+         is {}. At λ = {} one step is not small, so Kesten's law, not the continuous one, is \
+         the reference for the discrete checks.",
         num(m),
         num(v),
         num(-(2.0 * kc + 1.0)),
@@ -270,12 +296,50 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         &["u", "survival"],
         surv_x.iter().zip(&surv_y).map(|(u, p)| vec![*u, *p]),
     )?);
+    let d_sde = density(h_sde);
+    let sde_top = d_sde
+        .iter()
+        .cloned()
+        .fold(0.0, f64::max)
+        .max(fp_density(0.0))
+        * 1.1;
+    let sde_panel = XyPlot {
+        title: format!(
+            "Continuous time (SDE), t = {}",
+            sde.base.steps as f64 * sde.base.optimizer.dt
+        ),
+        x: axis("w", h_sde.lo[0], h_sde.hi[0], false),
+        y: axis("density of runs", 0.0, sde_top, false),
+        series: vec![
+            bars("SDE ensemble", edges(h_sde), d_sde.clone(), 4),
+            dashed(
+                "Fokker–Planck (Eq. 63, b = 0)",
+                xs.clone(),
+                xs.iter().map(|&w| fp_density(w)).collect(),
+                2,
+            ),
+        ],
+        lines: vec![],
+    };
+    s.data.push(ctx.csv(
+        "fig9-sde",
+        &["bin_lo", "bin_hi", "density", "fokker_planck_at_centre"],
+        (0..d_sde.len()).map(|i| {
+            let e = edges(h_sde);
+            vec![
+                e[i],
+                e[i + 1],
+                d_sde[i],
+                fp_density(0.5 * (e[i] + e[i + 1])),
+            ]
+        }),
+    )?);
     ctx.figure(
         "fig9",
         &Figure {
             title: "Fig. 9".into(),
-            panels: vec![Panel::Xy(left), Panel::Xy(right)],
-            panel_width: 580,
+            panels: vec![Panel::Xy(left), Panel::Xy(right), Panel::Xy(sde_panel)],
+            panel_width: 520,
             height: 440,
         },
     )?;
@@ -283,7 +347,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     s.caption = "Left: histograms of w half-way and at the end (density: fraction of all runs \
                  per unit of w), with the continuous-time stationary density. Right: the \
                  empirical survival function of |w_T| on log–log axes with Kesten's power law \
-                 (and the continuous-time one) through the k-th largest value."
+                 (and the continuous-time one) through the k-th largest value. Right: the SDE of the same \
+                 dynamics against its Fokker–Planck stationary density."
         .into();
     Ok(s)
 }
@@ -313,6 +378,24 @@ mod tests {
         let (c, df, p) = two_sample_chi2(&hist(vec![30, 20]), &hist(vec![20, 30]));
         assert!((c - 4.0).abs() < 1e-12 && df == 1);
         assert!((p - 0.045_500_263_9).abs() < 1e-6, "{p}");
+    }
+
+    #[test]
+    fn eq63_at_b_zero_is_a_student_t_law() {
+        // The shape of the closed-form density against Eq. 63's log-density, for the settings
+        // of fig9.toml (m = −½, v = 9/4, σ = 0.1, λ = 0.8) and another normalisable case.
+        for (m, v, sigma, lr) in [(-0.5, 2.25, 0.1, 0.8), (0.3, 1.0, 0.5, 0.2)] {
+            let fp = QuarticSgd::new(m, 0.0, v, sigma, lr, 1.0).unwrap();
+            let t = student_t(&fp).unwrap();
+            for w in [-30.0, -1.0, -0.05, 0.2, 3.0, 1e3] {
+                let want = fp.log_density(w) - fp.log_density(0.0);
+                let got = (t.pdf(w) / t.pdf(0.0)).ln();
+                assert!((got - want).abs() < 1e-10, "w = {w}: {got} vs {want}");
+            }
+        }
+        // Not normalisable: −Sm/(λv) ≥ ½ (here m = −1, λv = 1).
+        let fp = QuarticSgd::new(-1.0, 0.0, 1.0, 0.1, 1.0, 1.0).unwrap();
+        assert!(student_t(&fp).is_none());
     }
 
     #[test]
