@@ -200,7 +200,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let d = density(h);
     let fx = linspace(h.lo[0], h.hi[0], 401);
     let fy: Vec<f64> = fx.iter().map(|&w| fp.density_at(w)).collect();
-    let top = d.iter().chain(&fy).cloned().fold(0.0, f64::max) * 1.15;
+    // Head room for the legend above the peaks.
+    let top = d.iter().chain(&fy).cloned().fold(0.0, f64::max) * 1.45;
     s.data.push(ctx.csv(
         "eq65",
         &["bin_lo", "bin_hi", "density", "eq63_at_centre"],
@@ -219,7 +220,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             title: "Eq. 65".into(),
             panels: vec![Panel::Xy(XyPlot {
                 title: format!(
-                    "Stationary distribution, L = {}w²/2 + {b}w⁴/4, σ = {}",
+                    "Stationary distribution: m = {}, b = {b}, σ = {}",
                     num(m),
                     e.injected_sigma
                 ),
