@@ -254,6 +254,12 @@ pub fn human(e: &Experiment, s: &Summary) -> String {
             e.diffusion.kind()
         );
     }
+    if s.mode == "exact" {
+        let _ = writeln!(
+            o,
+            "mode: exact (w_t = w0 * prod(1 - lr*x) drawn from its exact law at the record steps, not stepped)"
+        );
+    }
     let _ = writeln!(
         o,
         "diverged: {}   absorbed at 0: {}",

@@ -303,7 +303,7 @@ fn bad_input_exits_2_with_a_precise_message() {
             &[
                 "bogus",
                 "unknown key",
-                "allowed here: name, description, seed, runs, steps, model, noise",
+                "allowed here: name, description, mode, seed, runs, steps, model, noise",
             ],
         ),
         case(

@@ -11,6 +11,7 @@
 // `!(x <= b)` is meant: it is true for NaN, which a divergence check must catch.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
+use crate::exact::{Counts, Factors};
 use crate::model::{Model, Moments, Sample};
 use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
@@ -293,6 +294,127 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             absorbed: observed.final_point.absorbed,
             observed,
         }
+    }
+
+    /// Run the whole ensemble in exact mode ([`crate::exact`]): each run's state at each
+    /// record step is drawn from its exact law w_t = w₀ Π f_k^{n_k(t)}, for a one-parameter
+    /// model whose step multiplies w by one of the factors `f` (SGD on the quadratic, no
+    /// injected noise, no box). Chunks, streams, observers and merging are those of
+    /// [`Ensemble::run`], so the result is byte-identical whatever the thread count.
+    pub fn run_exact(&self, f: &Factors, progress: Option<&(dyn Fn(u64) + Sync)>) -> Outcome {
+        let s = self.settings;
+        let mut prev = 0;
+        let samplers: Vec<Counts> = self
+            .record
+            .iter()
+            .map(|&stop| {
+                let c = Counts::new(f, stop - prev);
+                prev = stop;
+                c
+            })
+            .collect();
+        let chunks = s.runs.div_ceil(CHUNK);
+        let accs: Vec<Accumulator> = (0..chunks)
+            .into_par_iter()
+            .map(|c| {
+                let lo = c * CHUNK;
+                let hi = (lo + CHUNK).min(s.runs);
+                let acc = self.exact_chunk(f, &samplers, lo..hi);
+                if let Some(p) = progress {
+                    p(hi - lo);
+                }
+                acc
+            })
+            .collect();
+        let mut total = Accumulator::new(&s.observe, s.steps);
+        for a in &accs {
+            total.merge(a);
+        }
+        let observed = total.finish(&s.observe);
+        Outcome {
+            diverged: observed.final_point.diverged,
+            absorbed: observed.final_point.absorbed,
+            observed,
+        }
+    }
+
+    fn exact_chunk(
+        &self,
+        f: &Factors,
+        samplers: &[Counts],
+        runs: std::ops::Range<u64>,
+    ) -> Accumulator {
+        let s = self.settings;
+        let mut acc = Accumulator::new(&s.observe, s.steps);
+        // Past this |w| a stepped run has left the bound or overflowed.
+        let ln_limit = s.bound.ln().min(f64::MAX.ln());
+        let ln_absorb = ABSORB_BELOW.ln();
+        let mut counts = vec![0u64; f.len()];
+        for run in runs {
+            let mut rng = stream(s.seed, s.cell, run as u32);
+            let w0 = self.init(&mut rng);
+            let mut w = w0;
+            let x0 = w0.as_slice()[0];
+            let (mut ln_w, mut negative) = (x0.abs().ln(), x0 < 0.0);
+            let mut status = if self.absorbing && is_zero(&w0) {
+                Status::Absorbed(0)
+            } else {
+                Status::Alive
+            };
+            for (&stop, sampler) in self.record.iter().zip(samplers) {
+                if status == Status::Alive {
+                    sampler.draw(f, &mut rng, &mut counts);
+                    let mut hit_zero = false;
+                    for k in 0..f.len() {
+                        let n = counts[k];
+                        if n == 0 {
+                            continue;
+                        }
+                        if f.ln_abs[k] == f64::NEG_INFINITY {
+                            hit_zero = true;
+                        } else {
+                            ln_w += n as f64 * f.ln_abs[k];
+                        }
+                        if f.negative[k] && n % 2 == 1 {
+                            negative = !negative;
+                        }
+                    }
+                    if hit_zero || ln_w < ln_absorb {
+                        status = Status::Absorbed(stop);
+                        w = M::W::zeros();
+                    } else if !(ln_w <= ln_limit) {
+                        // The last finite state (at the previous record step) is kept.
+                        status = Status::Diverged(stop);
+                    } else {
+                        let v = ln_w.exp();
+                        w.as_mut_slice()[0] = if negative { -v } else { v };
+                    }
+                }
+                let loss = match status {
+                    Status::Diverged(_) => None,
+                    _ => self.expected_loss(&w),
+                };
+                let loss = match loss {
+                    Some(v) if !v.is_finite() => {
+                        status = Status::Diverged(stop);
+                        None
+                    }
+                    other => other,
+                };
+                acc.record(
+                    &s.observe,
+                    &RunView {
+                        run,
+                        t: stop,
+                        w: w.as_slice(),
+                        w0: w0.as_slice(),
+                        status,
+                        loss,
+                    },
+                );
+            }
+        }
+        acc
     }
 
     fn run_chunk(&self, runs: std::ops::Range<u64>) -> Accumulator {

@@ -1,8 +1,9 @@
 //! Running a validated [`Experiment`]: choose the monomorphised ensemble for its model and
 //! optimizer (one dispatch per experiment, none per step) and summarise the outcome.
 
-use crate::config::{DiffusionSpec, Experiment, ModelSpec, OptKind, OPT_KINDS};
+use crate::config::{DiffusionSpec, Experiment, Mode, ModelSpec, OptKind, OPT_KINDS};
 use crate::ensemble::{Ensemble, EnsembleError, GradientSource, Outcome, Settings};
+use crate::exact::Factors;
 use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
 use crate::observe::{EscapeRatePoint, FinalState, Histogram, TracePoint};
 use crate::optimizer::{Adam, Momentum, Optimizer, RmsProp, Sgd};
@@ -24,6 +25,9 @@ pub enum RunError {
     /// The diffusion of an SDE could not be built.
     #[error("diffusion: {0}")]
     Diffusion(String),
+    /// Exact mode cannot be used.
+    #[error("mode = \"exact\": {0}")]
+    Exact(String),
 }
 
 /// The escape fraction with its uncertainty.
@@ -49,6 +53,9 @@ pub struct Summary {
     pub model: String,
     /// Optimizer kind.
     pub optimizer: String,
+    /// How the runs were simulated: `step` (step by step) or `exact` (w_t drawn from its
+    /// exact law at the record steps, `mode = "exact"`).
+    pub mode: String,
     /// Runs R.
     pub runs: u64,
     /// Steps T.
@@ -133,6 +140,17 @@ fn dispatch(
     };
     if exp.optimizer.kind == OptKind::Sde {
         return with_landscape(exp, &ctx);
+    }
+    if exp.mode == Mode::Exact {
+        // Validated with the file: the quadratic, SGD, a finite law, no σ, no box.
+        let factors = Factors::new(&exp.noise, exp.optimizer.lr).ok_or_else(|| {
+            RunError::Exact("the minibatch mean of the noise has no finite law".into())
+        })?;
+        let opt = Sgd {
+            lr: exp.optimizer.lr,
+        };
+        let e = Ensemble::new(&Quadratic, &exp.noise, &opt, &settings)?;
+        return Ok((!dry).then(|| e.run_exact(&factors, progress)));
     }
     let outcome = match &exp.model {
         ModelSpec::Quadratic => ctx.with_model(&Quadratic)?,
@@ -347,6 +365,7 @@ fn summarise(exp: &Experiment, cell: u32, o: Outcome) -> Summary {
         name: exp.name.clone(),
         model: exp.model.kind().to_string(),
         optimizer: OPT_KINDS[exp.optimizer.kind as usize].to_string(),
+        mode: exp.mode.name().to_string(),
         runs: exp.runs,
         steps: exp.steps,
         dt: (exp.optimizer.kind == OptKind::Sde).then_some(exp.optimizer.dt),

@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod ensemble;
+pub mod exact;
 pub mod experiment;
 pub mod flush;
 pub mod model;

@@ -88,7 +88,7 @@ fn broken_inputs_name_the_key_and_what_is_allowed() {
         (
             root("runs = 10\nsteps = 100\nfoo = 1"),
             "foo",
-            "unknown key; allowed here: name, description, seed, runs, steps, model, noise, \
+            "unknown key; allowed here: name, description, mode, seed, runs, steps, model, noise, \
              init, optimizer, diffusion, divergence, observe, sweep",
         ),
         (

@@ -194,11 +194,35 @@ pub struct OptimizerSpec {
     pub scheme: Scheme,
 }
 
+/// How the runs of an experiment are simulated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Step by step (every optimizer, model and noise).
+    #[default]
+    Step,
+    /// The state at each record step drawn from its exact law, without stepping
+    /// ([`crate::exact`]): SGD on the quadratic with a finite noise law, no injected noise and
+    /// no box.
+    Exact,
+}
+
+impl Mode {
+    /// The name used in experiment files and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Step => "step",
+            Mode::Exact => "exact",
+        }
+    }
+}
+
 /// A validated experiment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Experiment {
     /// Name.
     pub name: String,
+    /// How the runs are simulated.
+    pub mode: Mode,
     /// Free text.
     pub description: String,
     /// Seed.
@@ -264,6 +288,7 @@ impl Experiment {
         if !self.description.is_empty() {
             t.insert("description".into(), self.description.clone().into());
         }
+        t.insert("mode".into(), self.mode.name().into());
         t.insert("seed".into(), int(self.seed));
         t.insert("runs".into(), int(self.runs));
         t.insert("steps".into(), int(self.steps));
@@ -586,10 +611,46 @@ pub const DEFAULT_BOUND: f64 = 1e50;
 const MODEL_KINDS: [&str; 5] = ["quadratic", "quartic", "sharp-flat", "tiny-net", "formula"];
 const NOISE_KINDS: [&str; 5] = ["two-point", "discrete", "gaussian", "uniform", "dataset"];
 
+/// `mode = "exact"` draws w_t from the law of a product of independent factors: only SGD on
+/// the quadratic with a finite law of x̄, no injected noise and no box has one.
+fn check_exact(
+    r: &Reader<'_>,
+    model: &ModelSpec,
+    noise: &NoiseLaw,
+    sigma: f64,
+    o: &OptimizerSpec,
+) -> R<()> {
+    let why = if *model != ModelSpec::Quadratic {
+        format!("model.kind = \"quadratic\" (got \"{}\")", model.kind())
+    } else if !matches!(noise.law, Law::TwoPoint { .. } | Law::Discrete { .. }) {
+        "noise.kind = \"two-point\" or \"discrete\" (a finite law, drawn independently each step)"
+            .to_string()
+    } else if o.kind != OptKind::Sgd {
+        format!(
+            "optimizer.kind = \"sgd\" (got \"{}\")",
+            OPT_KINDS[o.kind as usize]
+        )
+    } else if sigma != 0.0 {
+        format!("no injected noise (noise.injected_sigma = {sigma})")
+    } else if o.clip.is_some() {
+        "no optimizer.clip (a box breaks the product of factors)".to_string()
+    } else {
+        return Ok(());
+    };
+    r.err(
+        "mode",
+        format!(
+            "\"exact\" draws w_t = w₀·Π(1 − λx̄) from its exact law, which needs {why}; use \
+             mode = \"step\""
+        ),
+    )
+}
+
 fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
     r.only(&[
         "name",
         "description",
+        "mode",
         "seed",
         "runs",
         "steps",
@@ -658,6 +719,13 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
         return dv.err("bound", format!("must be > 0 or inf (got {bound})"));
     }
     let (observe, trace_points) = parse_observe(&r.table("observe", &empty)?, d, steps)?;
+    let mode = match r.choice("mode", &["step", "exact"], Some("step"))?.as_str() {
+        "exact" => Mode::Exact,
+        _ => Mode::Step,
+    };
+    if mode == Mode::Exact {
+        check_exact(r, &model, &noise, injected_sigma, &optimizer)?;
+    }
     let sweep = if r.has("sweep") {
         Some(parse_sweep(&r.req_table("sweep")?)?)
     } else {
@@ -666,6 +734,7 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
     Ok(Experiment {
         name,
         description,
+        mode,
         seed,
         runs,
         steps,
