@@ -23,6 +23,9 @@ use rayon::prelude::*;
 /// Runs per chunk: the unit of parallel work and of deterministic merging.
 pub const CHUNK: u64 = 256;
 
+/// Chunks run in parallel between two merges: bounds the accumulators held at once.
+pub const WINDOW: u64 = 1024;
+
 /// Runs advanced together in lockstep within a chunk.
 pub const LANES: usize = 16;
 
@@ -270,23 +273,40 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
 
     /// Run the whole ensemble. `progress` is called with the number of runs just finished.
     pub fn run(&self, progress: Option<&(dyn Fn(u64) + Sync)>) -> Outcome {
+        self.reduce(progress, |runs| self.run_chunk(runs))
+    }
+
+    /// Run `chunk` over every chunk of runs in parallel and merge the accumulators in chunk
+    /// order, a window of [`WINDOW`] chunks at a time, so memory stays bounded however many
+    /// runs there are (only kept final states grow with R) and the result does not depend on
+    /// the thread count.
+    fn reduce(
+        &self,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+        chunk: impl Fn(std::ops::Range<u64>) -> Accumulator + Sync,
+    ) -> Outcome {
         let s = self.settings;
         let chunks = s.runs.div_ceil(CHUNK);
-        let accs: Vec<Accumulator> = (0..chunks)
-            .into_par_iter()
-            .map(|c| {
-                let lo = c * CHUNK;
-                let hi = (lo + CHUNK).min(s.runs);
-                let acc = self.run_chunk(lo..hi);
-                if let Some(p) = progress {
-                    p(hi - lo);
-                }
-                acc
-            })
-            .collect();
         let mut total = Accumulator::new(&s.observe, s.steps);
-        for a in &accs {
-            total.merge(a);
+        let mut start = 0;
+        while start < chunks {
+            let end = (start + WINDOW).min(chunks);
+            let accs: Vec<Accumulator> = (start..end)
+                .into_par_iter()
+                .map(|c| {
+                    let lo = c * CHUNK;
+                    let hi = (lo + CHUNK).min(s.runs);
+                    let acc = chunk(lo..hi);
+                    if let Some(p) = progress {
+                        p(hi - lo);
+                    }
+                    acc
+                })
+                .collect();
+            for a in &accs {
+                total.merge(a);
+            }
+            start = end;
         }
         let observed = total.finish(&s.observe);
         Outcome {
@@ -302,7 +322,6 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// injected noise, no box). Chunks, streams, observers and merging are those of
     /// [`Ensemble::run`], so the result is byte-identical whatever the thread count.
     pub fn run_exact(&self, f: &Factors, progress: Option<&(dyn Fn(u64) + Sync)>) -> Outcome {
-        let s = self.settings;
         let mut prev = 0;
         let samplers: Vec<Counts> = self
             .record
@@ -313,29 +332,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 c
             })
             .collect();
-        let chunks = s.runs.div_ceil(CHUNK);
-        let accs: Vec<Accumulator> = (0..chunks)
-            .into_par_iter()
-            .map(|c| {
-                let lo = c * CHUNK;
-                let hi = (lo + CHUNK).min(s.runs);
-                let acc = self.exact_chunk(f, &samplers, lo..hi);
-                if let Some(p) = progress {
-                    p(hi - lo);
-                }
-                acc
-            })
-            .collect();
-        let mut total = Accumulator::new(&s.observe, s.steps);
-        for a in &accs {
-            total.merge(a);
-        }
-        let observed = total.finish(&s.observe);
-        Outcome {
-            diverged: observed.final_point.diverged,
-            absorbed: observed.final_point.absorbed,
-            observed,
-        }
+        self.reduce(progress, |runs| self.exact_chunk(f, &samplers, runs))
     }
 
     fn exact_chunk(
