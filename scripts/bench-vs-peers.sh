@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Time saddle against the NumPy (and, with --jax, JAX) peer programs on the canonical
-# workloads, in one run on this machine, and print steps/s and ratios.
+# workloads, in one run on this machine, print steps/s and ratios, and check that the answers
+# agree statistically (scripts/compare-peers.py: escape and divergence fractions within
+# binomial bounds, mean losses and mean |w_t| within standard errors, Bonferroni at 1e-3).
+# Exits 1 if any answer disagrees.
 #
 #   scripts/bench-vs-peers.sh [--size quick|paper] [--jax] [--repeat N]
 #
@@ -38,11 +41,19 @@ median() {
   for _ in $(seq "$repeat"); do "$@" | head -n 1; done |
     python3 -c "import json,sys,statistics; print(statistics.median(json.loads(l)['steps_per_s'] for l in sys.stdin))"
 }
-printf "%-11s %-8s %14s %14s %9s\n" workload impl "steps/s" "saddle steps/s" ratio
+answers="$(mktemp -d)"
+trap 'rm -rf "$answers"' EXIT
+status=0
+printf "%-11s %-8s %14s %14s %9s  %s\n" workload impl "steps/s" "saddle steps/s" ratio answers
 for w in quad-phase nn-sweep adaptive; do
   s=$(median ./target/release/saddle bench --size "$size" --work "$w" --json)
+  ./target/release/saddle bench --size "$size" --work "$w" --json --out "$answers" >/dev/null
   for impl in $impls; do
     p=$(median .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size")
-    python3 -c "import sys; s,p=float(sys.argv[1]),float(sys.argv[2]); print('%-11s %-8s %14.3e %14.3e %8.1fx' % (sys.argv[3], sys.argv[4], p, s, s/p))" "$s" "$p" "$w" "$impl"
+    .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size" \
+      --out "$answers/$impl-$w.json" >/dev/null
+    verdict=$(python3 scripts/compare-peers.py "$answers/$w.json" "$answers/$impl-$w.json") || status=1
+    python3 -c "import sys; s,p=float(sys.argv[1]),float(sys.argv[2]); print('%-11s %-8s %14.3e %14.3e %8.1fx  %s' % (sys.argv[3], sys.argv[4], p, s, s/p, sys.argv[5]))" "$s" "$p" "$w" "$impl" "$verdict"
   done
 done
+exit $status

@@ -106,10 +106,73 @@ fn run_work(work: &str, size: &str) -> Result<(u64, f64, Vec<Summary>)> {
     Ok((steps, t0.elapsed().as_secs_f64(), out))
 }
 
-/// `saddle bench`.
-pub fn run(size: &str, works: &[String], json: bool, quiet: bool) -> Result<ExitCode> {
+/// The per-cell answers of a workload, in the layout of the peers' `--out` files
+/// (`../shared/peers/workloads.py`), with the standard errors the peers do not give.
+fn answers(work: &str, out: &[Summary]) -> serde_json::Value {
+    let opt = |v: Option<f64>| v.filter(|x| x.is_finite());
+    match work {
+        "quad-phase" => serde_json::json!({
+            "runs": out.first().map_or(0, |s| s.runs),
+            "escape_fraction": out.iter().map(|s| s.escape_fraction).collect::<Vec<_>>(),
+        }),
+        "nn-sweep" => serde_json::json!({
+            "runs": out.first().map_or(0, |s| s.runs),
+            "mean_loss": out.iter().map(|s| opt(s.mean_loss_final)).collect::<Vec<_>>(),
+            "mean_loss_stderr": out.iter().map(|s| opt(s.mean_loss_final_stderr)).collect::<Vec<_>>(),
+            "diverged": out.iter().map(|s| s.diverged as f64 / s.runs as f64).collect::<Vec<_>>(),
+        }),
+        _ => {
+            // Four variants in the peers' order: Adam and AMSGrad at β₁ = 0, then at 0.9.
+            let mut doc = serde_json::Map::new();
+            let t: Vec<u64> = out
+                .first()
+                .map(|s| s.trace.iter().map(|p| p.t).filter(|t| *t > 0).collect())
+                .unwrap_or_default();
+            doc.insert("runs".into(), out.first().map_or(0, |s| s.runs).into());
+            doc.insert("t".into(), serde_json::json!(t));
+            for (s, name) in out.iter().zip(["adam", "amsgrad", "adam_m", "amsgrad_m"]) {
+                let pts: Vec<_> = s.trace.iter().filter(|p| p.t > 0).collect();
+                doc.insert(
+                    name.into(),
+                    serde_json::json!(pts.iter().map(|p| opt(p.mean_norm)).collect::<Vec<_>>()),
+                );
+                doc.insert(
+                    format!("{name}_stderr"),
+                    serde_json::json!(pts.iter().map(|p| opt(p.norm_stderr)).collect::<Vec<_>>()),
+                );
+            }
+            serde_json::Value::Object(doc)
+        }
+    }
+}
+
+/// `saddle bench`. With `out`, each workload's per-cell answers go to `out/WORK.json`.
+pub fn run(
+    size: &str,
+    works: &[String],
+    json: bool,
+    quiet: bool,
+    out_dir: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    if let Some(d) = out_dir {
+        crate::output::ensure_dir(d)?;
+    }
     for w in works {
         let (steps, secs, out) = run_work(w, size)?;
+        if let Some(d) = out_dir {
+            let mut doc = answers(w, &out);
+            if let Some(o) = doc.as_object_mut() {
+                o.insert("impl".into(), "saddle".into());
+                o.insert("work".into(), w.as_str().into());
+                o.insert("size".into(), size.into());
+                o.insert("steps".into(), steps.into());
+                o.insert("seconds".into(), secs.into());
+            }
+            crate::output::write_atomic(
+                &d.join(format!("{w}.json")),
+                format!("{}\n", serde_json::to_string(&doc)?).as_bytes(),
+            )?;
+        }
         let rate = steps as f64 / secs;
         // A one-number check of the answer, comparable with the peers' --out files.
         let check = match w.as_str() {

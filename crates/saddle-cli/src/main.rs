@@ -132,6 +132,10 @@ enum Command {
         /// Print results as JSON lines
         #[arg(long)]
         json: bool,
+        /// Write each workload's per-cell answers to DIR/WORK.json, in the layout of the peer
+        /// programs' --out files (for scripts/bench-vs-peers.sh)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
         #[command(flatten)]
         opts: RunOpts,
     },
@@ -210,10 +214,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             size,
             work,
             json,
+            out,
             opts,
         } => {
             input::threads(opts.threads)?;
-            bench::run(&size, &work, json, opts.quiet)
+            bench::run(&size, &work, json, opts.quiet, out.as_deref())
         }
     }
 }

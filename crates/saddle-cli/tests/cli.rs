@@ -1307,6 +1307,33 @@ fn bench_nn_sweep_json() {
     let check = f(&v, "check");
     assert!((0.0..=1.0).contains(&check), "diverged fraction {check}");
     saddle(dir.path(), &["bench", "--work", "nope"]).assert_bad_input(&["nope", "nn-sweep"]);
+
+    // --out: the per-cell answers, in the layout of the peers' --out files, agreeing with the
+    // one-number check (the mean diverged fraction over the 40 learning rates).
+    saddle(
+        dir.path(),
+        &[
+            "bench", "--size", "quick", "--work", "nn-sweep", "--out", "answers",
+        ],
+    )
+    .ok();
+    let a = json(&std::fs::read_to_string(dir.path().join("answers/nn-sweep.json")).unwrap());
+    assert_eq!(a["work"], "nn-sweep");
+    assert_eq!(u(&a, "runs"), 500);
+    let div: Vec<f64> = a["diverged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(div.len(), 40);
+    assert!((div.iter().sum::<f64>() / 40.0 - check).abs() < 1e-12);
+    for k in ["mean_loss", "mean_loss_stderr"] {
+        assert_eq!(a[k].as_array().unwrap().len(), 40, "{k}");
+    }
+    // Small learning rates reach the valley of minima (L* = 2.25), large ones the saddle.
+    let loss = |i: usize| a["mean_loss"][i].as_f64().unwrap();
+    assert!(loss(0) < 2.3 && loss(30) > 2.45, "{} {}", loss(0), loss(30));
 }
 
 // ---------------------------------------------------------------------------------------------
