@@ -636,6 +636,9 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         // Alive lanes as 64-bit masks (all ones or zero), the width of an f64.
         let mask = |b: bool| (b as u64).wrapping_neg();
         let mut alive = g.alive.map(mask);
+        // The lanes' states live in a local copy for the block, so the compiler can keep them
+        // in registers from step to step instead of storing them through `g` every step.
+        let mut w = g.w;
         // Each phase below is a simple loop over the lanes, which the compiler vectorises.
         for k in 0..k_max {
             let t = t0 + k as u64 + 1;
@@ -643,17 +646,17 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             if PLAIN {
                 for l in 0..LANES {
                     self.model
-                        .grad_acc(&g.w[l], &data.at(k, l), 1.0, &mut grad[l]);
+                        .grad_acc(&w[l], &data.at(k, l), 1.0, &mut grad[l]);
                 }
             } else {
                 for l in 0..LANES {
                     if sampled {
                         for b in 0..batch {
                             let x = data.at(k * batch + b, l);
-                            self.model.grad_acc(&g.w[l], &x, scale, &mut grad[l]);
+                            self.model.grad_acc(&w[l], &x, scale, &mut grad[l]);
                         }
                     } else {
-                        self.expected_grad(&g.w[l], &mut grad[l]);
+                        self.expected_grad(&w[l], &mut grad[l]);
                     }
                     if sigma != 0.0 {
                         for (i, gi) in grad[l].as_mut_slice().iter_mut().enumerate() {
@@ -662,7 +665,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     }
                 }
             }
-            let mut next = g.w;
+            let mut next = w;
             self.opt.update_lanes(&mut g.state, &mut next, &grad, t);
             if REFLECT {
                 for x in next.iter_mut().flat_map(|w| w.as_mut_slice()) {
@@ -684,7 +687,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 }
                 let alive_m = alive[l];
                 let keep = alive_m & !out;
-                for (c, n) in g.w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
+                for (c, n) in w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
                     *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
                 }
                 bad[l] = alive_m & out;
@@ -705,6 +708,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 alive = g.alive.map(mask);
             }
         }
+        g.w = w;
     }
 
     fn init(&self, rng: &mut Philox4x32) -> M::W {
