@@ -152,20 +152,18 @@ impl Ctx {
         header: &[&str],
         rows: impl IntoIterator<Item = Vec<f64>>,
     ) -> Result<String, ReproduceError> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let err = |e: csv::Error| ReproduceError::Write {
-            path: format!("data/{name}.csv"),
+        let file = format!("{name}.csv");
+        let err = |e: &dyn std::fmt::Display| ReproduceError::Write {
+            path: format!("data/{file}"),
             message: e.to_string(),
         };
-        w.write_record(header).map_err(err)?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(header).map_err(|e| err(&e))?;
         for r in rows {
-            w.write_record(r.iter().map(|x| fmt_num(*x))).map_err(err)?;
+            w.write_record(r.iter().map(|x| fmt_num(*x)))
+                .map_err(|e| err(&e))?;
         }
-        let bytes = w.into_inner().map_err(|e| ReproduceError::Write {
-            path: format!("data/{name}.csv"),
-            message: e.to_string(),
-        })?;
-        let file = format!("{name}.csv");
+        let bytes = w.into_inner().map_err(|e| err(&e))?;
         self.write(&format!("data/{file}"), &bytes)?;
         Ok(file)
     }

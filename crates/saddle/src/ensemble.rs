@@ -387,17 +387,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         w.as_mut_slice()[0] = if negative { -v } else { v };
                     }
                 }
-                let loss = match status {
-                    Status::Diverged(_) => None,
-                    _ => self.expected_loss(&w),
-                };
-                let loss = match loss {
-                    Some(v) if !v.is_finite() => {
-                        status = Status::Diverged(stop);
-                        None
-                    }
-                    other => other,
-                };
+                let loss = self.recorded_loss(&w, &mut status, stop);
                 acc.record(
                     &s.observe,
                     &RunView {
@@ -561,21 +551,10 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
             t = stop;
             for l in 0..g.n {
-                let loss = if matches!(g.status[l], Status::Diverged(_)) {
-                    None
-                } else {
-                    self.expected_loss(&g.w[l])
-                };
-                // A finite state whose loss overflows has diverged as surely as one past
-                // the bound: it is counted so, never averaged into an infinite mean.
-                let loss = match loss {
-                    Some(v) if !v.is_finite() => {
-                        g.status[l] = Status::Diverged(stop);
-                        g.alive[l] = false;
-                        None
-                    }
-                    other => other,
-                };
+                let loss = self.recorded_loss(&g.w[l], &mut g.status[l], stop);
+                if matches!(g.status[l], Status::Diverged(_)) {
+                    g.alive[l] = false;
+                }
                 acc.record(
                     &s.observe,
                     &RunView {
@@ -709,6 +688,22 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
         }
         g.w = w;
+    }
+
+    /// The expected loss of a run recorded at step `stop` (None once it has diverged). A
+    /// finite state whose loss overflows has diverged as surely as one past the bound: it is
+    /// marked so here, never averaged into an infinite mean.
+    fn recorded_loss(&self, w: &M::W, status: &mut Status, stop: u64) -> Option<f64> {
+        if matches!(status, Status::Diverged(_)) {
+            return None;
+        }
+        match self.expected_loss(w) {
+            Some(v) if !v.is_finite() => {
+                *status = Status::Diverged(stop);
+                None
+            }
+            other => other,
+        }
     }
 
     fn init(&self, rng: &mut Philox4x32) -> M::W {

@@ -142,36 +142,63 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     Ok(s)
 }
 
-fn left_checks(s: &mut Section, ctx: &Ctx, left: &Results) -> Result<(), ReproduceError> {
-    let id = "fig3";
-    let e0 = &left.base;
-    let init = init_law(e0)?;
-    struct CellTheory {
-        a: f64,
-        lr: f64,
-        mu: f64,
-        exact: f64,
-        measured: f64,
-        escaped: u64,
-        p_value: f64,
+/// One cell of an (a, λ) sweep against the quadratic's exact finite-T law.
+pub(crate) struct CellTheory {
+    pub(crate) a: f64,
+    pub(crate) lr: f64,
+    /// μ(λ) of Eq. 7.
+    pub(crate) mu: f64,
+    /// The quadratic's exact P(|w_T| ≥ δ).
+    pub(crate) exact: f64,
+    /// The measured escape fraction.
+    pub(crate) measured: f64,
+    /// The runs that escaped.
+    pub(crate) escaped: u64,
+    /// The two-sided exact binomial p-value of `escaped` under `exact`.
+    pub(crate) p_value: f64,
+}
+
+impl CellTheory {
+    /// Whether the quadratic's phase is unambiguous after T steps: its exact escape
+    /// probability is ≤ 0.01 with μ < 0 or ≥ 0.99 with μ > 0.
+    pub(crate) fn decisive(&self) -> bool {
+        (self.mu < 0.0 && self.exact <= 0.01) || (self.mu > 0.0 && self.exact >= 0.99)
     }
-    let cells: Vec<CellTheory> = (0..left.cells.len())
+
+    /// Whether the majority phase of the runs is Eq. 7's (escaped where μ > 0).
+    pub(crate) fn in_eq7_phase(&self) -> bool {
+        (self.measured >= 0.5) == (self.mu > 0.0)
+    }
+}
+
+/// The cells of an (a, λ) sweep with λ ≤ `lr_max`, each with the quadratic's exact escape
+/// probability (computed in parallel), for the checks of Figs 3 and 7.
+pub(crate) fn quadratic_cells(
+    r: &Results,
+    section: &str,
+    lr_max: f64,
+) -> Result<Vec<CellTheory>, ReproduceError> {
+    let init = init_law(&r.base)?;
+    let cells: Vec<Option<CellTheory>> = (0..r.cells.len())
         .into_par_iter()
         .map(|i| {
-            let e = &left.experiments[i];
-            let sum = &left.cells[i];
-            let a = two_point_a(left, i)?;
+            let e = &r.experiments[i];
             let lr = e.optimizer.lr;
-            let esc = sum.escape.as_ref().ok_or_else(|| {
-                ReproduceError::Input("fig3-left.toml: needs [observe] escape".into())
+            if lr > lr_max {
+                return Ok(None);
+            }
+            let a = two_point_a(r, i)?;
+            let esc = r.cells[i].escape.as_ref().ok_or_else(|| {
+                ReproduceError::Input(format!("{}.toml: needs [observe] escape", r.base.name))
             })?;
-            let p = theory(
-                id,
+            let exact = theory(
+                section,
                 escape_probability(&e.noise, lr, e.steps, esc.delta, &init),
-            )?;
-            let exact = p.exact.unwrap_or(f64::NAN);
+            )?
+            .exact
+            .unwrap_or(f64::NAN);
             let escaped = (esc.value * e.runs as f64).round() as u64;
-            Ok(CellTheory {
+            Ok(Some(CellTheory {
                 a,
                 lr,
                 mu: two_point_mu(a, lr),
@@ -179,24 +206,22 @@ fn left_checks(s: &mut Section, ctx: &Ctx, left: &Results) -> Result<(), Reprodu
                 measured: esc.value,
                 escaped,
                 p_value: binomial_p_value(escaped, e.runs, exact),
-            })
+            }))
         })
         .collect::<Result<_, ReproduceError>>()?;
+    Ok(cells.into_iter().flatten().collect())
+}
+
+fn left_checks(s: &mut Section, ctx: &Ctx, left: &Results) -> Result<(), ReproduceError> {
+    let id = "fig3";
+    let e0 = &left.base;
+    let cells = quadratic_cells(left, id, f64::INFINITY)?;
     let m = cells.len();
     // Prop. 2: where the finite-T law is decisive and agrees with Eq. 7's sign, the
     // empirical majority phase must be Eq. 7's.
-    let decisive: Vec<&CellTheory> = cells
-        .iter()
-        .filter(|c| (c.mu < 0.0 && c.exact <= 0.01) || (c.mu > 0.0 && c.exact >= 0.99))
-        .collect();
-    let mismatched = decisive
-        .iter()
-        .filter(|c| (c.measured >= 0.5) != (c.mu > 0.0))
-        .count();
-    let sign_vs_majority = cells
-        .iter()
-        .filter(|c| (c.measured >= 0.5) != (c.mu > 0.0))
-        .count();
+    let decisive: Vec<&CellTheory> = cells.iter().filter(|c| c.decisive()).collect();
+    let mismatched = decisive.iter().filter(|c| !c.in_eq7_phase()).count();
+    let sign_vs_majority = cells.iter().filter(|c| !c.in_eq7_phase()).count();
     s.checks.push(Check::new(
         "prop2-phase",
         id,

@@ -1,13 +1,10 @@
 //! Fig. 7 (App. A.1): the phase diagram on the fourth-order landscape, with the quadratic's
 //! boundary drawn over it.
 
-use super::fig3::{phase_map, two_point_a};
+use super::fig3::{phase_map, quadratic_cells, two_point_a};
 use super::*;
 use crate::checks::{Check, Rule};
 use crate::plot::{Figure, Panel};
-use rayon::prelude::*;
-use saddle::theory::escape_probability::escape_probability;
-use saddle::theory::log_moments::two_point_mu;
 
 /// The learning rates up to which the quadratic's boundary is compared (the paper: "when λ is
 /// small").
@@ -31,35 +28,14 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     s.parameters.push(
         "b = 1, w₀ ~ U[−1, 1], escaped: |w_T| ≥ 0.05 (diverged runs count as escaped)".into(),
     );
-    let init = init_law(&r.base)?;
-    // The quadratic's finite-T prediction in each cell at λ ≤ SMALL_LR: decisive where its
-    // exact escape probability is ≤ 0.01 with μ < 0 or ≥ 0.99 with μ > 0.
-    let verdicts: Vec<Option<bool>> = (0..r.cells.len())
-        .into_par_iter()
-        .map(|i| {
-            let e = &r.experiments[i];
-            let lr = e.optimizer.lr;
-            if lr > SMALL_LR {
-                return Ok(None);
-            }
-            let a = two_point_a(&r, i)?;
-            let esc = r.cells[i]
-                .escape
-                .as_ref()
-                .ok_or_else(|| ReproduceError::Input("fig7.toml: needs [observe] escape".into()))?;
-            let p = theory(
-                id,
-                escape_probability(&e.noise, lr, e.steps, esc.delta, &init),
-            )?
-            .exact
-            .unwrap_or(f64::NAN);
-            let mu = two_point_mu(a, lr);
-            let decisive = (mu < 0.0 && p <= 0.01) || (mu > 0.0 && p >= 0.99);
-            Ok(decisive.then_some((esc.value >= 0.5) == (mu > 0.0)))
-        })
-        .collect::<Result<_, ReproduceError>>()?;
-    let decisive = verdicts.iter().flatten().count();
-    let agree = verdicts.iter().flatten().filter(|v| **v).count();
+    // The quadratic's finite-T law in each cell at λ ≤ SMALL_LR; the cells where it is
+    // decisive (`CellTheory::decisive`) are compared.
+    let cells = quadratic_cells(&r, id, SMALL_LR)?;
+    let decisive = cells.iter().filter(|c| c.decisive()).count();
+    let agree = cells
+        .iter()
+        .filter(|c| c.decisive() && c.in_eq7_phase())
+        .count();
     s.checks.push(Check::new(
         "fig7-small-lr",
         id,

@@ -297,6 +297,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         surv_x.iter().zip(&surv_y).map(|(u, p)| vec![*u, *p]),
     )?);
     let d_sde = density(h_sde);
+    let e_sde = edges(h_sde);
     let sde_top = d_sde
         .iter()
         .cloned()
@@ -311,7 +312,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         x: axis("w", h_sde.lo[0], h_sde.hi[0], false),
         y: axis("density of runs", 0.0, sde_top, false),
         series: vec![
-            bars("SDE ensemble", edges(h_sde), d_sde.clone(), 4),
+            bars("SDE ensemble", e_sde.clone(), d_sde.clone(), 4),
             dashed(
                 "Fokker–Planck (Eq. 63, b = 0)",
                 xs.clone(),
@@ -325,7 +326,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         "fig9-sde",
         &["bin_lo", "bin_hi", "density", "fokker_planck_at_centre"],
         (0..d_sde.len()).map(|i| {
-            let e = edges(h_sde);
+            let e = &e_sde;
             vec![
                 e[i],
                 e[i + 1],
