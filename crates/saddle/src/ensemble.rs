@@ -13,7 +13,7 @@
 
 use crate::exact::{Counts, Factors};
 use crate::model::{Model, Moments, Sample};
-use crate::noise::{coin_sample, NoiseLaw, Sampler};
+use crate::noise::{NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
 use crate::rng::{standard_normal, stream, Philox4x32};
@@ -27,7 +27,7 @@ pub const CHUNK: u64 = 256;
 pub const WINDOW: u64 = 1024;
 
 /// Runs advanced together in lockstep within a chunk.
-pub const LANES: usize = 16;
+pub const LANES: usize = 32;
 
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
@@ -50,7 +50,7 @@ impl Draws for Buffered<'_> {
 /// Two equally likely values, one per step: bit k of lane l's word picks heads (1) or
 /// tails (0), so the draws for a block cost one word per run instead of a buffer.
 struct Coins {
-    bits: [u32; LANES],
+    bits: [u64; LANES],
     heads: Sample,
     tails: Sample,
 }
@@ -58,7 +58,13 @@ struct Coins {
 impl Draws for Coins {
     #[inline(always)]
     fn at(&self, k: usize, l: usize) -> Sample {
-        coin_sample(self.bits[l] >> k, self.heads, self.tails)
+        // A select on the bit (not a branch: it would mispredict half the time); over the
+        // lanes it becomes one bit test and one blend per vector.
+        let heads = self.bits[l] & (1 << k) != 0;
+        Sample {
+            x: if heads { self.heads.x } else { self.tails.x },
+            y: if heads { self.heads.y } else { self.tails.y },
+        }
     }
 }
 
@@ -505,10 +511,10 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 let plain = sampled && batch == 1 && s.sigma == 0.0;
                 if let (true, Some((heads, tails))) = (plain, self.coin) {
                     // Two equally likely values: the block's data are its coin bits.
-                    let mut bits = [0u32; LANES];
+                    let mut bits = [0u64; LANES];
                     for l in 0..g.n {
                         if g.alive[l] {
-                            bits[l] = g.sampler[l].take_bits(&mut g.rng[l], k_max as u32);
+                            bits[l] = g.sampler[l].take_bits(&mut g.rng[l], k_max as u32) as u64;
                         }
                     }
                     self.block_at_walls::<true, _>(g, &Coins { bits, heads, tails }, t, k_max);
@@ -580,7 +586,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         k_max: usize,
     ) {
         let s = self.settings;
-        if s.clip.is_some() && s.boundary == Boundary::Reflect {
+        if s.clip.is_some() {
             self.block::<PLAIN, true, D>(g, data, t0, k_max);
         } else {
             self.block::<PLAIN, false, D>(g, data, t0, k_max);
@@ -589,10 +595,10 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
 
     /// `k_max` steps of a group whose data are drawn, starting after step `t`. `PLAIN`
     /// (one sampled data point per step, no injected noise: the common case) is a
-    /// compile-time flag so that case's loop carries no batch loop or noise branch;
-    /// `REFLECT` (reflecting walls) likewise keeps the fold out of the other cases' loop.
+    /// compile-time flag so that case's loop carries no batch loop or noise branch; `BOX`
+    /// likewise keeps the walls out of the loop of runs without a box.
     #[inline(always)]
-    fn block<const PLAIN: bool, const REFLECT: bool, D: Draws>(
+    fn block<const PLAIN: bool, const BOX: bool, D: Draws>(
         &self,
         g: &mut Group<'_, M::W, O::Lanes<LANES>>,
         data: &D,
@@ -605,27 +611,30 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let scale = 1.0 / batch as f64;
         let sampled = s.gradient == GradientSource::Sampled;
         let (sigma, bound, absorbing) = (s.sigma, s.bound, self.absorbing);
-        // Without a box the clamp is to (−∞, ∞), which leaves every value (NaN included)
-        // unchanged: one branch-free path for both cases. Reflecting walls fold the state
-        // first, in a pass of its own, so the clamp loop stays as it is.
+        // `BOX` (a box constraint) is a compile-time flag so the clamp is not in the common
+        // case's loop. Reflecting walls fold the state first, in a pass of its own, so the
+        // clamp loop stays as it is (the fold lands inside, so the clamp then leaves it).
         let (lo, hi) = s.clip.unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        let reflecting = s.boundary == Boundary::Reflect;
         // A state diverges when non-finite or beyond the bound: |x| ≤ min(bound, f64::MAX)
         // fails for both (NaN compares false, ∞ exceeds MAX), whatever the bound.
         let finite_bound = bound.min(f64::MAX);
         // Alive lanes as 64-bit masks (all ones or zero), the width of an f64.
         let mask = |b: bool| (b as u64).wrapping_neg();
         let mut alive = g.alive.map(mask);
-        // The lanes' states live in a local copy for the block, so the compiler can keep them
-        // in registers from step to step instead of storing them through `g` every step.
+        let absorbing_m = mask(absorbing);
+        // The lanes' states (and the optimizer's) live in a local copy for the block, so the
+        // compiler can keep them in registers from step to step instead of storing them
+        // through `g` every step.
         let mut w = g.w;
+        let mut state = g.state;
         // Each phase below is a simple loop over the lanes, which the compiler vectorises.
         for k in 0..k_max {
             let t = t0 + k as u64 + 1;
             let mut grad = [M::W::zeros(); LANES];
             if PLAIN {
                 for l in 0..LANES {
-                    self.model
-                        .grad_acc(&w[l], &data.at(k, l), 1.0, &mut grad[l]);
+                    self.model.grad(&w[l], &data.at(k, l), &mut grad[l]);
                 }
             } else {
                 for l in 0..LANES {
@@ -645,40 +654,41 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 }
             }
             let mut next = w;
-            self.opt.update_lanes(&mut g.state, &mut next, &grad, t);
-            if REFLECT {
+            self.opt.update_lanes(&mut state, &mut next, &grad, t);
+            if BOX && reflecting {
                 for x in next.iter_mut().flat_map(|w| w.as_mut_slice()) {
                     *x = reflect(*x, lo, hi);
                 }
             }
             // Flags as 64-bit masks (all ones or zero), the width of an f64, so the lane loops
-            // vectorise: comparisons, selects and the final OR are plain vector operations.
-            let absorbing_m = mask(absorbing);
-            let mut bad = [0u64; LANES];
-            let mut zero = [0u64; LANES];
+            // vectorise: comparisons and selects are plain vector operations, and one test per
+            // step says whether any lane diverged or reached 0.
+            let (mut bad, mut zero) = (0u64, 0u64);
             for l in 0..LANES {
                 let mut out = 0u64;
                 let mut tiny = u64::MAX;
                 for x in next[l].as_mut_slice() {
-                    *x = x.clamp(lo, hi);
+                    if BOX {
+                        *x = x.clamp(lo, hi);
+                    }
                     out |= mask(!(x.abs() <= finite_bound));
                     tiny &= mask(x.abs() < ABSORB_BELOW);
                 }
-                let alive_m = alive[l];
-                let keep = alive_m & !out;
+                let keep = alive[l] & !out;
                 for (c, n) in w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
                     *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
                 }
-                bad[l] = alive_m & out;
-                zero[l] = keep & absorbing_m & tiny;
+                // Bit l of `bad` (`zero`): lane l diverged (reached 0) at this step.
+                bad |= (alive[l] & out & 1) << l;
+                zero |= (keep & absorbing_m & tiny & 1) << l;
             }
-            let event = bad.iter().zip(&zero).fold(0, |a, (b, z)| a | b | z) != 0;
-            if event {
+            if bad | zero != 0 {
+                // Rare: mark the lanes.
                 for l in 0..LANES {
-                    if bad[l] != 0 {
+                    if bad >> l & 1 != 0 {
                         g.status[l] = Status::Diverged(t);
                         g.alive[l] = false;
-                    } else if zero[l] != 0 {
+                    } else if zero >> l & 1 != 0 {
                         g.status[l] = Status::Absorbed(t);
                         g.alive[l] = false;
                     }
@@ -688,6 +698,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
         }
         g.w = w;
+        g.state = state;
     }
 
     /// The expected loss of a run recorded at step `stop` (None once it has diverged). A

@@ -15,8 +15,9 @@ pub trait Optimizer<W: Vector>: Send + Sync {
     /// Apply the update at step `t` (1-based) with gradient `g`.
     fn update(&self, state: &mut Self::State, w: &mut W, g: &W, t: u64);
     /// The state of `L` runs advanced together (the engine's lanes), laid out so that the
-    /// same field of every run is contiguous.
-    type Lanes<const L: usize>: Send;
+    /// same field of every run is contiguous. `Copy`, so the engine can keep a block's
+    /// working copy in registers.
+    type Lanes<const L: usize>: Send + Copy;
     /// The lane state at t = 0.
     fn init_lanes<const L: usize>(&self) -> Self::Lanes<L>;
     /// [`Optimizer::update`] for `L` runs at once; the result equals calling `update` run by

@@ -36,6 +36,11 @@ impl Model for Quartic {
         g[0] += scale * (s.x * w[0] + self.b * w[0] * w[0] * w[0]);
     }
 
+    #[inline(always)]
+    fn grad(&self, w: &[f64; 1], s: &Sample, g: &mut [f64; 1]) {
+        g[0] = s.x * w[0] + self.b * w[0] * w[0] * w[0];
+    }
+
     fn expected_loss(&self, w: &[f64; 1], m: &Moments) -> Option<f64> {
         let w2 = w[0] * w[0];
         Some(0.5 * m.mean_x * w2 + 0.25 * self.b * w2 * w2)

@@ -40,6 +40,14 @@ impl Model for SharpFlat {
         g[1] += scale * (-2.0 * w[1] - 2.0 * p3 + 2.0 * q3 - 2.0 * self.a * w[1]);
     }
 
+    #[inline(always)]
+    fn grad(&self, w: &[f64; 2], s: &Sample, g: &mut [f64; 2]) {
+        let (p, q) = (w[0] - w[1], w[0] + w[1]);
+        let (p3, q3) = (p * p * p, q * q * q);
+        g[0] = -2.0 * w[0] + 2.0 * p3 + 2.0 * q3 + s.x * self.b * w[0];
+        g[1] = -2.0 * w[1] - 2.0 * p3 + 2.0 * q3 - 2.0 * self.a * w[1];
+    }
+
     fn expected_loss(&self, w: &[f64; 2], m: &Moments) -> Option<f64> {
         Some(self.loss(
             w,

@@ -30,6 +30,14 @@ impl Model for TinyNet {
         g[1] += r2 * h * h;
     }
 
+    #[inline(always)]
+    fn grad(&self, w: &[f64; 2], s: &Sample, g: &mut [f64; 2]) {
+        let h = w[0] * s.x;
+        let r2 = 2.0 * (w[1] * h * h - s.y);
+        g[0] = r2 * 2.0 * w[1] * h * s.x;
+        g[1] = r2 * h * h;
+    }
+
     /// E(f − y)² = w₂²w₁⁴E\[x⁴\]… is not a function of two moments when x is random, so the
     /// closed form here assumes x is deterministic (x² = E\[x²\]) and y independent of x.
     fn expected_loss(&self, w: &[f64; 2], m: &Moments) -> Option<f64> {
