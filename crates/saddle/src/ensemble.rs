@@ -26,8 +26,12 @@ pub const CHUNK: u64 = 256;
 /// Chunks run in parallel between two merges: bounds the accumulators held at once.
 pub const WINDOW: u64 = 1024;
 
-/// Runs advanced together in lockstep within a chunk.
+/// Runs advanced together in lockstep within a chunk. Thirty-two runs give the processor
+/// enough independent dependency chains to hide the latency of a step (Adam's square root
+/// and division, the tiny network's products); the per-step lane flags are bits of a `u64`,
+/// so at most 64.
 pub const LANES: usize = 32;
+const _: () = assert!(LANES <= 64);
 
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
