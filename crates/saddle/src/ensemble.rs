@@ -36,6 +36,10 @@ const _: () = assert!(LANES <= 64);
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
 
+/// Steps per block when the data are coin flips (one bit per step, no buffer): 64, the
+/// width of the bit word.
+const COIN_BLOCK: usize = 64;
+
 /// The data of a block: the sample for step k of lane l.
 trait Draws {
     fn at(&self, k: usize, l: usize) -> Sample;
@@ -52,7 +56,7 @@ impl Draws for Buffered<'_> {
 }
 
 /// Two equally likely values, one per step: bit k of lane l's word picks heads (1) or
-/// tails (0), so the draws for a block cost one word per run instead of a buffer.
+/// tails (0), so the draws for a block cost one or two random words per run, no buffer.
 struct Coins {
     bits: [u64; LANES],
     heads: Sample,
@@ -511,18 +515,29 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let mut t = 0u64;
         for &stop in &self.record {
             while t < stop && g.alive.iter().any(|a| *a) {
-                let k_max = (stop - t).min(BLOCK as u64) as usize;
                 let plain = sampled && batch == 1 && s.sigma == 0.0;
                 if let (true, Some((heads, tails))) = (plain, self.coin) {
-                    // Two equally likely values: the block's data are its coin bits.
+                    // Two equally likely values: the block's data are its coin bits, 64
+                    // steps at most (two words, taken in the order flip by flip would).
+                    let k_max = (stop - t).min(COIN_BLOCK as u64) as usize;
+                    let (k_lo, k_hi) = (k_max.min(32) as u32, k_max.saturating_sub(32) as u32);
                     let mut bits = [0u64; LANES];
                     for l in 0..g.n {
                         if g.alive[l] {
-                            bits[l] = g.sampler[l].take_bits(&mut g.rng[l], k_max as u32) as u64;
+                            let (rng, sampler) = (&mut g.rng[l], &mut g.sampler[l]);
+                            let lo = sampler.take_bits(rng, k_lo) as u64;
+                            let hi = if k_hi > 0 {
+                                sampler.take_bits(rng, k_hi) as u64
+                            } else {
+                                0
+                            };
+                            bits[l] = lo | hi << 32;
                         }
                     }
                     self.block_at_walls::<true, _>(g, &Coins { bits, heads, tails }, t, k_max);
+                    t += k_max as u64;
                 } else {
+                    let k_max = (stop - t).min(BLOCK as u64) as usize;
                     for l in 0..g.n {
                         if !g.alive[l] {
                             continue;
@@ -556,8 +571,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         self.block_at_walls::<false, _>(g, &Buffered(&xs), t, k_max);
                     }
                     g.xs = xs;
+                    t += k_max as u64;
                 }
-                t += k_max as u64;
             }
             t = stop;
             for l in 0..g.n {
