@@ -23,6 +23,7 @@ use crate::rng::Philox4x32;
 use crate::theory::log_moments::BatchMean;
 use rand_distr::{Binomial, Distribution};
 use statrs::function::factorial::ln_binomial;
+use std::sync::{Arc, Mutex};
 
 /// The factors 1 − λx̄_k of one step, with their probabilities.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,10 +85,8 @@ pub enum Counts {
     Two {
         /// Steps.
         n: u64,
-        /// CDF at k = 0..=n, ending at exactly 1.
-        cdf: Vec<f64>,
-        /// guide\[j\]: the smallest k with cdf\[k\] ≥ j/len.
-        guide: Vec<u32>,
+        /// The CDF and its guide table, shared by every sampler of the same (n, p).
+        table: Arc<BinomialTable>,
     },
     /// More factors: conditional binomials, drawn with `rand_distr`.
     Many {
@@ -95,6 +94,80 @@ pub enum Counts {
         n: u64,
     },
 }
+
+/// The CDF of Binomial(n, p) with a guide table for inverting it.
+#[derive(Debug)]
+pub struct BinomialTable {
+    /// CDF at k = 0..=n, ending at exactly 1.
+    cdf: Vec<f64>,
+    /// guide\[j\]: the smallest k with cdf\[k\] ≥ j/len.
+    guide: Vec<u32>,
+}
+
+impl BinomialTable {
+    fn new(n: u64, p: f64) -> BinomialTable {
+        let (lp, lq) = (p.ln(), (1.0 - p).ln());
+        let mut cdf = Vec::with_capacity(n as usize + 1);
+        let mut acc = 0.0;
+        for k in 0..=n {
+            let ln_pmf = ln_binomial(n, k)
+                + if k == 0 { 0.0 } else { k as f64 * lp }
+                + if k == n { 0.0 } else { (n - k) as f64 * lq };
+            acc += ln_pmf.exp();
+            cdf.push(acc);
+        }
+        for c in cdf.iter_mut() {
+            *c /= acc;
+        }
+        cdf[n as usize] = 1.0;
+        let len = (n as usize + 1).clamp(64, 4096);
+        let mut guide = Vec::with_capacity(len);
+        let mut k = 0usize;
+        for j in 0..len {
+            let u = j as f64 / len as f64;
+            while cdf[k] < u {
+                k += 1;
+            }
+            guide.push(k as u32);
+        }
+        BinomialTable { cdf, guide }
+    }
+
+    /// The table of (n, p), computed once per process and shared: the cells of a phase
+    /// diagram differ in their factors, not in (n, p), and building a table (n + 1 values of
+    /// ln Γ) costs more than drawing thousands of runs from it. The table is a function of
+    /// (n, p) alone, so sharing it changes no result. At most [`TABLE_CACHE`] tables are
+    /// kept.
+    fn shared(n: u64, p: f64) -> Arc<BinomialTable> {
+        static CACHE: Mutex<Vec<((u64, u64), Arc<BinomialTable>)>> = Mutex::new(Vec::new());
+        let key = (n, p.to_bits());
+        // A poisoned lock only means another thread panicked mid-lookup; the list is intact.
+        let lock = || CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        let find = |cache: &[((u64, u64), Arc<BinomialTable>)]| {
+            cache
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, t)| Arc::clone(t))
+        };
+        if let Some(t) = find(&lock()) {
+            return t;
+        }
+        // Built outside the lock, so threads building other tables do not wait.
+        let t = Arc::new(BinomialTable::new(n, p));
+        let mut cache = lock();
+        if let Some(t) = find(&cache) {
+            return t;
+        }
+        if cache.len() >= TABLE_CACHE {
+            cache.remove(0);
+        }
+        cache.push((key, Arc::clone(&t)));
+        t
+    }
+}
+
+/// Binomial tables kept for reuse by [`BinomialTable::shared`].
+const TABLE_CACHE: usize = 64;
 
 impl Counts {
     /// Prepare the sampler for intervals of `n` steps.
@@ -104,34 +177,10 @@ impl Counts {
         }
         match f.len() {
             0 | 1 => Counts::One { n },
-            2 => {
-                let p = f.probs[0] / (f.probs[0] + f.probs[1]);
-                let (lp, lq) = (p.ln(), (1.0 - p).ln());
-                let mut cdf = Vec::with_capacity(n as usize + 1);
-                let mut acc = 0.0;
-                for k in 0..=n {
-                    let ln_pmf = ln_binomial(n, k)
-                        + if k == 0 { 0.0 } else { k as f64 * lp }
-                        + if k == n { 0.0 } else { (n - k) as f64 * lq };
-                    acc += ln_pmf.exp();
-                    cdf.push(acc);
-                }
-                for c in cdf.iter_mut() {
-                    *c /= acc;
-                }
-                cdf[n as usize] = 1.0;
-                let len = (n as usize + 1).clamp(64, 4096);
-                let mut guide = Vec::with_capacity(len);
-                let mut k = 0usize;
-                for j in 0..len {
-                    let u = j as f64 / len as f64;
-                    while cdf[k] < u {
-                        k += 1;
-                    }
-                    guide.push(k as u32);
-                }
-                Counts::Two { n, cdf, guide }
-            }
+            2 => Counts::Two {
+                n,
+                table: BinomialTable::shared(n, f.probs[0] / (f.probs[0] + f.probs[1])),
+            },
             _ => Counts::Many { n },
         }
     }
@@ -147,7 +196,8 @@ impl Counts {
                     *o = *n;
                 }
             }
-            Counts::Two { n, cdf, guide } => {
+            Counts::Two { n, table } => {
+                let (cdf, guide) = (&table.cdf, &table.guide);
                 let u = rng.next_f64();
                 let mut k =
                     guide[((u * guide.len() as f64) as usize).min(guide.len() - 1)] as usize;
