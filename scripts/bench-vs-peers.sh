@@ -7,7 +7,8 @@
 #
 #   scripts/bench-vs-peers.sh [--size quick|paper] [--jax] [--repeat N]
 #
-# Each program runs N times (default 3) per workload; the median steps/s is reported.
+# Each program runs N times (default 3) per workload, in interleaved rounds; the median
+# steps/s is reported, and each round's rate is listed.
 #
 # The peers live in ../shared/peers (or $SADDLE_PEERS). Their Python dependencies are
 # installed into .venv-peers on first use.
@@ -36,24 +37,40 @@ fi
 cargo build --release -q -p saddle-cli
 impls="numpy"
 [ "$jax" = 1 ] && impls="numpy jax"
-# The median steps_per_s of N runs of a command printing one JSON line.
+# steps_per_s of a command printing one JSON line. The line is parsed after the command has
+# finished, so no interpreter starts up beside a timed run.
+rate() {
+  local line
+  line=$("$@" | head -n 1)
+  python3 -c "import json,sys; print('%.4g' % json.loads(sys.argv[1])['steps_per_s'])" "$line"
+}
 median() {
-  for _ in $(seq "$repeat"); do "$@" | head -n 1; done |
-    python3 -c "import json,sys,statistics; print(statistics.median(json.loads(l)['steps_per_s'] for l in sys.stdin))"
+  python3 -c "import statistics,sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"
 }
 answers="$(mktemp -d)"
 trap 'rm -rf "$answers"' EXIT
 status=0
 printf "%-11s %-8s %14s %14s %9s  %s\n" workload impl "steps/s" "saddle steps/s" ratio answers
 for w in quad-phase nn-sweep adaptive; do
-  s=$(median ./target/release/saddle bench --size "$size" --work "$w" --json)
+  # Rounds interleave the programs (saddle, NumPy, JAX, saddle, ...), so a slow spell of this
+  # shared machine falls on all of them rather than on one.
+  declare -A rates=()
+  for _ in $(seq "$repeat"); do
+    rates[saddle]+=" $(rate ./target/release/saddle bench --size "$size" --work "$w" --json)"
+    for impl in $impls; do
+      rates[$impl]+=" $(rate .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size")"
+    done
+  done
+  s=$(median ${rates[saddle]})
   ./target/release/saddle bench --size "$size" --work "$w" --json --out "$answers" >/dev/null
   for impl in $impls; do
-    p=$(median .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size")
+    p=$(median ${rates[$impl]})
     .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size" \
       --out "$answers/$impl-$w.json" >/dev/null
     verdict=$(python3 scripts/compare-peers.py "$answers/$w.json" "$answers/$impl-$w.json") || status=1
     python3 -c "import sys; s,p=float(sys.argv[1]),float(sys.argv[2]); print('%-11s %-8s %14.3e %14.3e %8.1fx  %s' % (sys.argv[3], sys.argv[4], p, s, s/p, sys.argv[5]))" "$s" "$p" "$w" "$impl" "$verdict"
   done
+  echo "  ($w, steps/s of each round: saddle${rates[saddle]}; $(for i in $impls; do printf '%s%s; ' "$i" "${rates[$i]}"; done))"
+  unset rates
 done
 exit $status
