@@ -27,11 +27,9 @@ pub const CHUNK: u64 = 256;
 pub const WINDOW: u64 = 1024;
 
 /// Runs advanced together in lockstep within a chunk. Thirty-two runs give the processor
-/// enough independent dependency chains to hide the latency of a step (Adam's square root
-/// and division, the tiny network's products); the per-step lane flags are bits of a `u64`,
-/// so at most 64.
+/// enough independent work per step to keep its vector units busy (measured against 16:
+/// `docs/performance.md`).
 pub const LANES: usize = 32;
-const _: () = assert!(LANES <= 64);
 
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
@@ -682,7 +680,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             // Flags as 64-bit masks (all ones or zero), the width of an f64, so the lane loops
             // vectorise: comparisons and selects are plain vector operations, and one test per
             // step says whether any lane diverged or reached 0.
-            let (mut bad, mut zero) = (0u64, 0u64);
+            let mut bad = [0u64; LANES];
+            let mut zero = [0u64; LANES];
             for l in 0..LANES {
                 let mut out = 0u64;
                 let mut tiny = u64::MAX;
@@ -697,17 +696,16 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 for (c, n) in w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
                     *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
                 }
-                // Bit l of `bad` (`zero`): lane l diverged (reached 0) at this step.
-                bad |= (alive[l] & out & 1) << l;
-                zero |= (keep & absorbing_m & tiny & 1) << l;
+                bad[l] = alive[l] & out;
+                zero[l] = keep & absorbing_m & tiny;
             }
-            if bad | zero != 0 {
+            if bad.iter().zip(&zero).fold(0, |a, (b, z)| a | b | z) != 0 {
                 // Rare: mark the lanes.
                 for l in 0..LANES {
-                    if bad >> l & 1 != 0 {
+                    if bad[l] != 0 {
                         g.status[l] = Status::Diverged(t);
                         g.alive[l] = false;
-                    } else if zero >> l & 1 != 0 {
+                    } else if zero[l] != 0 {
                         g.status[l] = Status::Absorbed(t);
                         g.alive[l] = false;
                     }
