@@ -139,11 +139,11 @@ impl BinomialTable {
     /// (n, p) alone, so sharing it changes no result. At most [`TABLE_CACHE`] tables are
     /// kept.
     fn shared(n: u64, p: f64) -> Arc<BinomialTable> {
-        static CACHE: Mutex<Vec<((u64, u64), Arc<BinomialTable>)>> = Mutex::new(Vec::new());
+        static CACHE: Mutex<Vec<TableEntry>> = Mutex::new(Vec::new());
         let key = (n, p.to_bits());
         // A poisoned lock only means another thread panicked mid-lookup; the list is intact.
         let lock = || CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        let find = |cache: &[((u64, u64), Arc<BinomialTable>)]| {
+        let find = |cache: &[TableEntry]| {
             cache
                 .iter()
                 .find(|(k, _)| *k == key)
@@ -165,6 +165,9 @@ impl BinomialTable {
         t
     }
 }
+
+/// A cached table and its key: (n, the bits of p).
+type TableEntry = ((u64, u64), Arc<BinomialTable>);
 
 /// Binomial tables kept for reuse by [`BinomialTable::shared`].
 const TABLE_CACHE: usize = 64;
@@ -225,5 +228,26 @@ impl Counts {
                 out[last] = left;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shared table is the table built afresh (so sharing changes no draw), the same one is
+    /// handed out for the same (n, p), and another (n, p) gets its own.
+    #[test]
+    fn shared_tables_are_the_tables_of_their_key() {
+        let a = BinomialTable::shared(37, 0.3);
+        let fresh = BinomialTable::new(37, 0.3);
+        assert_eq!(a.cdf, fresh.cdf);
+        assert_eq!(a.guide, fresh.guide);
+        assert!(Arc::ptr_eq(&a, &BinomialTable::shared(37, 0.3)));
+        let b = BinomialTable::shared(38, 0.3);
+        let c = BinomialTable::shared(37, 0.31);
+        assert_eq!(b.cdf.len(), 39);
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_ne!(a.cdf, c.cdf);
     }
 }

@@ -88,6 +88,43 @@ fn gradients_match_central_differences_for_builtin_models() {
     check_grad(&TinyNet, 6);
 }
 
+/// `grad` (a one-sample gradient written into `g`) against central differences, and against
+/// `grad_acc` at scale 1 into zeros: bit for bit, except that a zero coordinate may differ in
+/// sign (0 + (−0) = +0). A previous value in `g` must not leak into the result.
+fn check_grad_direct<const N: usize, M: Model<W = [f64; N]>>(m: &M, seed: u32) {
+    let mut d = Draw::new(seed);
+    for k in 0..50 {
+        let w: [f64; N] = d.point(2.0);
+        let s = d.sample();
+        let mut direct: [f64; N] = d.point(1.0);
+        m.grad(&w, &s, &mut direct);
+        let mut acc = [0.0; N];
+        m.grad_acc(&w, &s, 1.0, &mut acc);
+        let num = fd(|v| m.loss(v, &s), &w);
+        for i in 0..N {
+            let same = direct[i].to_bits() == acc[i].to_bits() || direct[i] == 0.0 && acc[i] == 0.0;
+            assert!(
+                same,
+                "{} point {k}: grad gives {} where grad_acc gives {}",
+                m.name(),
+                direct[i],
+                acc[i]
+            );
+            assert!(close(direct[i], num[i], 1e-6), "{} point {k}", m.name());
+        }
+    }
+}
+
+#[test]
+fn one_sample_gradients_equal_accumulated_ones() {
+    check_grad_direct(&Quadratic, 31);
+    check_grad_direct(&Quartic { b: 1.0 }, 32);
+    check_grad_direct(&SharpFlat { a: 0.5, b: 14.0 }, 33);
+    check_grad_direct(&TinyNet, 34);
+    // The default (formulas): grad_acc into zeros.
+    check_grad_direct(&formula::<2>("(w2*(w1*x)^2 - y)^2"), 35);
+}
+
 fn formula<const N: usize>(expr: &str) -> Formula<N> {
     Formula::<N>::new(FormulaSpec::parse(expr, N).expect("formula parses")).expect("dimension")
 }
