@@ -82,7 +82,8 @@ fn reference<M: Model, O: Optimizer<M::W>>(
                 *x = x.clamp(lo, hi);
             }
         }
-        if next.as_slice().iter().any(|x| !(x.abs() <= s.bound)) {
+        // Non-finite or beyond the bound (NaN fails every comparison).
+        if next.as_slice().iter().any(|x| x.is_nan() || x.abs() > s.bound) {
             return (w, Status::Diverged(t));
         }
         w = next;
