@@ -83,7 +83,11 @@ fn reference<M: Model, O: Optimizer<M::W>>(
             }
         }
         // Non-finite or beyond the bound (NaN fails every comparison).
-        if next.as_slice().iter().any(|x| x.is_nan() || x.abs() > s.bound) {
+        if next
+            .as_slice()
+            .iter()
+            .any(|x| x.is_nan() || x.abs() > s.bound)
+        {
             return (w, Status::Diverged(t));
         }
         w = next;
