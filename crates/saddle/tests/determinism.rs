@@ -201,15 +201,15 @@ fn repeated_runs_are_identical_and_seed_and_cell_matter() {
 }
 
 /// Run i's trajectory depends on (seed, cell, i) only: the first runs of a larger ensemble end
-/// exactly where a smaller ensemble's runs end, across chunk (256) and lane-group (8)
-/// boundaries. A per-run state that leaked from one run into the next (the data-set
+/// exactly where a smaller ensemble's runs end, across chunk (`CHUNK` = 256) and lane-group
+/// (`LANES` = 32) boundaries. A per-run state that leaked from one run into the next (the data-set
 /// permutation, buffered coin bits, optimizer state) would break this.
 #[test]
 fn each_run_depends_only_on_its_own_index() {
     for text in [NET, QUAD, FORMULA, SDE] {
         let big = exp(text);
         let all = in_pool(2, &big, 0).final_states.unwrap();
-        for runs in [1u64, 5, 9, 300] {
+        for runs in [1u64, 5, 9, 33, 300] {
             let mut small = big.clone();
             small.runs = runs;
             let part = in_pool(1, &small, 0).final_states.unwrap();
