@@ -17,6 +17,19 @@ pub struct SharpFlat {
     pub b: f64,
 }
 
+impl SharpFlat {
+    /// `scale · ∇_w L̂(w; s)`, shared by `grad_acc` and `grad`.
+    #[inline(always)]
+    fn scaled_grad(&self, w: &[f64; 2], s: &Sample, scale: f64) -> [f64; 2] {
+        let (p, q) = (w[0] - w[1], w[0] + w[1]);
+        let (p3, q3) = (p * p * p, q * q * q);
+        [
+            scale * (-2.0 * w[0] + 2.0 * p3 + 2.0 * q3 + s.x * self.b * w[0]),
+            scale * (-2.0 * w[1] - 2.0 * p3 + 2.0 * q3 - 2.0 * self.a * w[1]),
+        ]
+    }
+}
+
 impl Model for SharpFlat {
     type W = [f64; 2];
 
@@ -34,18 +47,15 @@ impl Model for SharpFlat {
 
     #[inline(always)]
     fn grad_acc(&self, w: &[f64; 2], s: &Sample, scale: f64, g: &mut [f64; 2]) {
-        let (p, q) = (w[0] - w[1], w[0] + w[1]);
-        let (p3, q3) = (p * p * p, q * q * q);
-        g[0] += scale * (-2.0 * w[0] + 2.0 * p3 + 2.0 * q3 + s.x * self.b * w[0]);
-        g[1] += scale * (-2.0 * w[1] - 2.0 * p3 + 2.0 * q3 - 2.0 * self.a * w[1]);
+        let d = self.scaled_grad(w, s, scale);
+        g[0] += d[0];
+        g[1] += d[1];
     }
 
     #[inline(always)]
     fn grad(&self, w: &[f64; 2], s: &Sample, g: &mut [f64; 2]) {
-        let (p, q) = (w[0] - w[1], w[0] + w[1]);
-        let (p3, q3) = (p * p * p, q * q * q);
-        g[0] = -2.0 * w[0] + 2.0 * p3 + 2.0 * q3 + s.x * self.b * w[0];
-        g[1] = -2.0 * w[1] - 2.0 * p3 + 2.0 * q3 - 2.0 * self.a * w[1];
+        // Scaling by 1 is exact, so this is `grad_acc` into zeros without the addition.
+        *g = self.scaled_grad(w, s, 1.0);
     }
 
     fn expected_loss(&self, w: &[f64; 2], m: &Moments) -> Option<f64> {

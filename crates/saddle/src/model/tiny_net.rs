@@ -8,6 +8,16 @@ use super::{Model, Moments, Sample};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TinyNet;
 
+impl TinyNet {
+    /// `scale · ∇_w L̂(w; s)`, shared by `grad_acc` and `grad`.
+    #[inline(always)]
+    fn scaled_grad(&self, w: &[f64; 2], s: &Sample, scale: f64) -> [f64; 2] {
+        let h = w[0] * s.x;
+        let r2 = 2.0 * (w[1] * h * h - s.y) * scale;
+        [r2 * 2.0 * w[1] * h * s.x, r2 * h * h]
+    }
+}
+
 impl Model for TinyNet {
     type W = [f64; 2];
 
@@ -24,18 +34,15 @@ impl Model for TinyNet {
 
     #[inline(always)]
     fn grad_acc(&self, w: &[f64; 2], s: &Sample, scale: f64, g: &mut [f64; 2]) {
-        let h = w[0] * s.x;
-        let r2 = 2.0 * (w[1] * h * h - s.y) * scale;
-        g[0] += r2 * 2.0 * w[1] * h * s.x;
-        g[1] += r2 * h * h;
+        let d = self.scaled_grad(w, s, scale);
+        g[0] += d[0];
+        g[1] += d[1];
     }
 
     #[inline(always)]
     fn grad(&self, w: &[f64; 2], s: &Sample, g: &mut [f64; 2]) {
-        let h = w[0] * s.x;
-        let r2 = 2.0 * (w[1] * h * h - s.y);
-        g[0] = r2 * 2.0 * w[1] * h * s.x;
-        g[1] = r2 * h * h;
+        // Scaling by 1 is exact, so this is `grad_acc` into zeros without the addition.
+        *g = self.scaled_grad(w, s, 1.0);
     }
 
     /// E(f − y)² = w₂²w₁⁴E\[x⁴\]… is not a function of two moments when x is random, so the
