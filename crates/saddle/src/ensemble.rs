@@ -13,7 +13,7 @@
 
 use crate::exact::{Counts, Factors};
 use crate::model::{Model, Moments, Sample};
-use crate::noise::{NoiseLaw, Sampler};
+use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
 use crate::rng::{standard_normal, stream, Philox4x32};
@@ -64,13 +64,7 @@ struct Coins {
 impl Draws for Coins {
     #[inline(always)]
     fn at(&self, k: usize, l: usize) -> Sample {
-        // A select on the bit (not a branch: it would mispredict half the time); over the
-        // lanes it becomes one bit test and one blend per vector.
-        let heads = self.bits[l] & (1 << k) != 0;
-        Sample {
-            x: if heads { self.heads.x } else { self.tails.x },
-            y: if heads { self.heads.y } else { self.tails.y },
-        }
+        coin_sample(self.bits[l] & (1 << k) != 0, self.heads, self.tails)
     }
 }
 
@@ -514,10 +508,12 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         for &stop in &self.record {
             while t < stop && g.alive.iter().any(|a| *a) {
                 let plain = sampled && batch == 1 && s.sigma == 0.0;
-                if let (true, Some((heads, tails))) = (plain, self.coin) {
+                let coins = if plain { self.coin } else { None };
+                let block = if coins.is_some() { COIN_BLOCK } else { BLOCK };
+                let k_max = (stop - t).min(block as u64) as usize;
+                if let Some((heads, tails)) = coins {
                     // Two equally likely values: the block's data are its coin bits, 64
                     // steps at most (two words, taken in the order flip by flip would).
-                    let k_max = (stop - t).min(COIN_BLOCK as u64) as usize;
                     let (k_lo, k_hi) = (k_max.min(32) as u32, k_max.saturating_sub(32) as u32);
                     let mut bits = [0u64; LANES];
                     for l in 0..g.n {
@@ -533,9 +529,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         }
                     }
                     self.block_at_walls::<true, _>(g, &Coins { bits, heads, tails }, t, k_max);
-                    t += k_max as u64;
                 } else {
-                    let k_max = (stop - t).min(BLOCK as u64) as usize;
                     for l in 0..g.n {
                         if !g.alive[l] {
                             continue;
@@ -569,8 +563,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         self.block_at_walls::<false, _>(g, &Buffered(&xs), t, k_max);
                     }
                     g.xs = xs;
-                    t += k_max as u64;
                 }
+                t += k_max as u64;
             }
             t = stop;
             for l in 0..g.n {

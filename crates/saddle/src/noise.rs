@@ -309,19 +309,19 @@ impl Sampler<'_> {
                     Sample::with(self.field, *heads),
                     Sample::with(self.field, *tails),
                 );
-                let pick = |bit: u32| coin_sample(bit, h, t);
+                let pick = |bit: bool| coin_sample(bit, h, t);
                 let mut j = 0;
                 // Whole words while the buffer is empty: the same bits, in the same order,
                 // as flip by flip, without a refill test per flip.
                 while self.bits.is_empty() && count - j >= 32 {
                     let word = rng.next_word();
                     for b in 0..32 {
-                        out[start + (j + b) * stride] = pick((word >> b) & 1);
+                        out[start + (j + b) * stride] = pick((word >> b) & 1 != 0);
                     }
                     j += 32;
                 }
                 for i in j..count {
-                    out[start + i * stride] = pick(self.bits.next_bit(rng) as u32);
+                    out[start + i * stride] = pick(self.bits.next_bit(rng));
                 }
             }
             Kind::Uniform { lo, width } => {
@@ -339,15 +339,14 @@ impl Sampler<'_> {
     }
 }
 
-/// `heads` for bit 1, `tails` for bit 0 (only bit 0 of `bit` counts), selected by mask: a
-/// branch on a random bit mispredicts half the time.
+/// `heads` for a 1 bit, `tails` for a 0, field by field as selects, not a branch (a branch on
+/// a random bit mispredicts half the time): over the engine's lanes each field becomes one bit
+/// test and one blend per vector.
 #[inline(always)]
-pub fn coin_sample(bit: u32, heads: Sample, tails: Sample) -> Sample {
-    let m = ((bit & 1) as u64).wrapping_neg();
-    let sel = |a: f64, b: f64| f64::from_bits((a.to_bits() & m) | (b.to_bits() & !m));
+pub fn coin_sample(is_heads: bool, heads: Sample, tails: Sample) -> Sample {
     Sample {
-        x: sel(heads.x, tails.x),
-        y: sel(heads.y, tails.y),
+        x: if is_heads { heads.x } else { tails.x },
+        y: if is_heads { heads.y } else { tails.y },
     }
 }
 
