@@ -53,20 +53,18 @@ status=0
 printf "%-11s %-8s %14s %14s %9s  %s\n" workload impl "steps/s" "saddle steps/s" ratio answers
 for w in quad-phase nn-sweep adaptive; do
   # Rounds interleave the programs (saddle, NumPy, JAX, saddle, ...), so a slow spell of this
-  # shared machine falls on all of them rather than on one.
+  # shared machine falls on all of them rather than on one. Every program writes its answers
+  # after its timing ends; the last round's are compared.
   declare -A rates=()
   for _ in $(seq "$repeat"); do
-    rates[saddle]+=" $(rate ./target/release/saddle bench --size "$size" --work "$w" --json)"
+    rates[saddle]+=" $(rate ./target/release/saddle bench --size "$size" --work "$w" --json --out "$answers")"
     for impl in $impls; do
-      rates[$impl]+=" $(rate .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size")"
+      rates[$impl]+=" $(rate .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size" --out "$answers/$impl-$w.json")"
     done
   done
   s=$(median ${rates[saddle]})
-  ./target/release/saddle bench --size "$size" --work "$w" --json --out "$answers" >/dev/null
   for impl in $impls; do
     p=$(median ${rates[$impl]})
-    .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size" \
-      --out "$answers/$impl-$w.json" >/dev/null
     verdict=$(python3 scripts/compare-peers.py "$answers/$w.json" "$answers/$impl-$w.json") || status=1
     python3 -c "import sys; s,p=float(sys.argv[1]),float(sys.argv[2]); print('%-11s %-8s %14.3e %14.3e %8.1fx  %s' % (sys.argv[3], sys.argv[4], p, s, s/p, sys.argv[5]))" "$s" "$p" "$w" "$impl" "$verdict"
   done
