@@ -26,7 +26,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 
 const JOURNAL: &str = "journal.jsonl";
 const CONFIG: &str = "sweep.toml";
@@ -101,9 +100,54 @@ fn row(base: &Experiment, cell: &Cell, s: &Summary) -> Vec<String> {
     r
 }
 
+/// One finished cell as the journal holds it: its `sweep.csv` row and its summary (JSON).
+struct Entry {
+    /// The journal line, without its newline.
+    line: String,
+    /// The `sweep.csv` row.
+    csv: Vec<String>,
+    /// The summary object, as JSON text.
+    summary: String,
+}
+
+impl Entry {
+    /// The entry of a cell that just finished.
+    fn new(cell: usize, csv: Vec<String>, summary: &Summary) -> Result<Entry> {
+        // Through a JSON value, so the summary's keys are in alphabetical order
+        // (docs/output.md).
+        let summary = serde_json::to_string(&serde_json::to_value(summary)?)?;
+        let line = format!(
+            "{{\"cell\":{cell},\"csv\":{},\"summary\":{summary}}}",
+            serde_json::to_string(&csv)?
+        );
+        Ok(Entry { line, csv, summary })
+    }
+
+    /// The entry of a journal line, None if it is not one.
+    fn parse(line: &str) -> Option<(usize, Entry)> {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let cell = v.get("cell")?.as_u64()? as usize;
+        let csv = v
+            .get("csv")?
+            .as_array()?
+            .iter()
+            .map(|x| x.as_str().unwrap_or_default().to_string())
+            .collect();
+        let summary = serde_json::to_string(v.get("summary")?).ok()?;
+        Some((
+            cell,
+            Entry {
+                line: line.to_string(),
+                csv,
+                summary,
+            },
+        ))
+    }
+}
+
 /// Read a journal: complete lines by cell index. A torn last line (kill -9 mid-write) is
 /// dropped and the file truncated to the last complete line.
-fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, String>> {
+fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, Entry>> {
     let mut done = BTreeMap::new();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -113,12 +157,9 @@ fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, String>> 
     let mut good = 0;
     for line in text.split_inclusive('\n') {
         let complete = line.ends_with('\n');
-        let parsed = serde_json::from_str::<serde_json::Value>(line.trim_end())
-            .ok()
-            .and_then(|v| v.get("cell")?.as_u64());
-        match (complete, parsed) {
-            (true, Some(k)) => {
-                done.insert(k as usize, line.trim_end().to_string());
+        match (complete, Entry::parse(line.trim_end())) {
+            (true, Some((k, entry))) => {
+                done.insert(k, entry);
                 good += line.len();
             }
             _ => break,
@@ -131,37 +172,69 @@ fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, String>> 
     Ok(done)
 }
 
-/// The CSV table (header and one row per journal line, in the given order).
-fn csv_rows<'a>(base: &Experiment, lines: impl Iterator<Item = &'a String>) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(header(base))?;
-    for line in lines {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        let fields: Vec<String> = v["csv"]
-            .as_array()
-            .context("journal line without csv")?
-            .iter()
-            .map(|x| x.as_str().unwrap_or_default().to_string())
-            .collect();
-        w.write_record(&fields)?;
+/// CSV rows (no header).
+fn csv_records<'a>(rows: impl Iterator<Item = &'a Vec<String>>) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(vec![]);
+    for r in rows {
+        w.write_record(r)?;
     }
     Ok(w.into_inner()?)
 }
 
-/// Write `sweep.csv` and `sweep.jsonl` from journal lines, in cell order.
-fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, String>) -> Result<()> {
+/// The CSV table (header and one row per entry, in the given order).
+fn csv_rows<'a>(base: &Experiment, entries: impl Iterator<Item = &'a Entry>) -> Result<Vec<u8>> {
+    let header = header(base);
+    csv_records(std::iter::once(&header).chain(entries.map(|e| &e.csv)))
+}
+
+/// Write `sweep.csv` and `sweep.jsonl` from the entries, in cell order.
+fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, Entry>) -> Result<()> {
     let mut jsonl = String::new();
-    for line in done.values() {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        let mut s = serde_json::Map::new();
-        s.insert("cell".into(), v["cell"].clone());
-        s.insert("summary".into(), v["summary"].clone());
-        jsonl.push_str(&serde_json::to_string(&s)?);
-        jsonl.push('\n');
+    for (k, e) in done {
+        jsonl.push_str(&format!("{{\"cell\":{k},\"summary\":{}}}\n", e.summary));
     }
     write_atomic(&dir.join("sweep.csv"), &csv_rows(base, done.values())?)?;
     write_atomic(&dir.join("sweep.jsonl"), jsonl.as_bytes())?;
     Ok(())
+}
+
+/// How long a finished cell's journal line may wait to be written with others: one write per
+/// file for all the cells that finish within it, instead of two per cell (thousands of
+/// fast cells otherwise spend more time in `write` than in running). A cell that finishes
+/// after a quiet spell is written at once.
+const JOURNAL_BATCH: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Append the journal lines sent to it, batched by [`JOURNAL_BATCH`]: the JSON journal (the
+/// one resume trusts) first, then the CSV one. Returns the entries it wrote, by cell.
+fn journal_writer(
+    rx: std::sync::mpsc::Receiver<(usize, Entry)>,
+    mut json: std::fs::File,
+    mut csv: std::fs::File,
+) -> Result<BTreeMap<usize, Entry>> {
+    let mut written = BTreeMap::new();
+    // Block for a first line, then take whatever else arrives within the batch window.
+    while let Ok(first) = rx.recv() {
+        let deadline = std::time::Instant::now() + JOURNAL_BATCH;
+        let mut batch = vec![first];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        let mut lines = String::new();
+        for (_, e) in &batch {
+            lines.push_str(&e.line);
+            lines.push('\n');
+        }
+        json.write_all(lines.as_bytes())?;
+        csv.write_all(&csv_records(batch.iter().map(|(_, e)| &e.csv))?)?;
+        written.extend(batch);
+    }
+    Ok(written)
 }
 
 /// `saddle sweep`.
@@ -191,16 +264,17 @@ pub fn run(
         .into());
     }
     // Validate every cell before running anything.
-    let mine: Vec<(Cell, Experiment)> = cells
-        .into_iter()
+    // In parallel (thousands of cells), then the first bad cell in cell order is reported.
+    let checked: Vec<Result<(Cell, Experiment)>> = cells
+        .into_par_iter()
         .filter(|c| c.index % n == k - 1)
         .map(|c| {
-            let at: Vec<String> = c
-                .assignments
-                .iter()
-                .map(|(p, v)| format!("{p} = {v}"))
-                .collect();
             let bad = |e: &dyn std::fmt::Display| {
+                let at: Vec<String> = c
+                    .assignments
+                    .iter()
+                    .map(|(p, v)| format!("{p} = {v}"))
+                    .collect();
                 InputError(format!("sweep cell {} ({}): {e}", c.index, at.join(", ")))
             };
             let e = cell_experiment(&loaded.table, &c).map_err(|e| bad(&e))?;
@@ -209,7 +283,8 @@ pub fn run(
             saddle::experiment::check(&e).map_err(|e| bad(&e))?;
             Ok((c, e))
         })
-        .collect::<Result<_>>()?;
+        .collect();
+    let mine: Vec<(Cell, Experiment)> = checked.into_iter().collect::<Result<_>>()?;
 
     let dir = out.unwrap_or_else(|| PathBuf::from(format!("sweep-{}", base.name)));
     let config = base.to_toml();
@@ -251,7 +326,7 @@ pub fn run(
         write_atomic(&dir.join(CONFIG), config.as_bytes())?;
         write_atomic(&dir.join(SHARD), shard_text.as_bytes())?;
     }
-    let done = read_journal(&journal, true)?;
+    let mut done = read_journal(&journal, true)?;
     let pending: Vec<&(Cell, Experiment)> = mine
         .iter()
         .filter(|(c, _)| !done.contains_key(&c.index))
@@ -269,34 +344,28 @@ pub fn run(
         .append(true)
         .open(&journal_csv)
         .with_context(|| format!("cannot open {}", journal_csv.display()))?;
-    let files = Mutex::new((file, csv_file));
     let bar = progress::bar(mine.len() as u64, "cells", quiet);
     bar.inc((mine.len() - pending.len()) as u64);
-    pending.par_iter().try_for_each(|(cell, e)| -> Result<()> {
-        let s = saddle::experiment::run(e, cell.index as u32, None)
-            .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
-        let fields = row(base, cell, &s);
-        let mut line = serde_json::to_string(&serde_json::json!({
-            "cell": cell.index,
-            "csv": fields,
-            "summary": s,
-        }))?;
-        line.push('\n');
-        let mut w = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(vec![]);
-        w.write_record(&fields)?;
-        let csv_line = w.into_inner()?;
-        // One write per file per cell; the JSON journal (the one resume trusts) first.
-        let mut f = files.lock().expect("journal lock");
-        f.0.write_all(line.as_bytes())?;
-        f.1.write_all(&csv_line)?;
-        drop(f);
-        bar.inc(1);
-        Ok(())
-    })?;
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Entry)>();
+    let writer = std::thread::spawn(move || journal_writer(rx, file, csv_file));
+    let ran = pending
+        .par_iter()
+        .try_for_each_with(tx, |tx, (cell, e)| -> Result<()> {
+            let s = saddle::experiment::run(e, cell.index as u32, None)
+                .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
+            let entry = Entry::new(cell.index, row(base, cell, &s), &s)?;
+            // The writer only stops early on an I/O error, which `join` reports below.
+            let _ = tx.send((cell.index, entry));
+            bar.inc(1);
+            Ok(())
+        });
+    // Every sender is gone once the loop is over, so the writer writes what is left and ends.
+    let written = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
+    ran?;
+    done.extend(written.with_context(|| format!("cannot append to {}", journal.display()))?);
     bar.finish_and_clear();
-    let done = read_journal(&journal, false)?;
     write_tables(&dir, base, &done)?;
     eprintln!(
         "sweep {}: {} cells ({} run now, {} already done) -> {}",
@@ -312,7 +381,7 @@ pub fn run(
 /// `saddle merge`.
 pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
     let mut config: Option<String> = None;
-    let mut all = BTreeMap::new();
+    let mut all: BTreeMap<usize, Entry> = BTreeMap::new();
     for d in dirs {
         let c = std::fs::read_to_string(d.join(CONFIG))
             .map_err(|e| InputError(format!("{} is not a sweep directory ({e})", d.display())))?;
@@ -328,10 +397,14 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
             }
             _ => {}
         }
-        for (k, line) in read_journal(&d.join(JOURNAL), false)? {
-            if let Some(prev) = all.insert(k, line.clone()) {
-                if prev != line {
+        for (k, entry) in read_journal(&d.join(JOURNAL), false)? {
+            match all.get(&k) {
+                Some(prev) if prev.line != entry.line => {
                     return Err(InputError(format!("cell {k} differs between shards")).into());
+                }
+                Some(_) => {}
+                None => {
+                    all.insert(k, entry);
                 }
             }
         }
@@ -342,7 +415,7 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
     ensure_dir(out)?;
     write_atomic(&out.join(CONFIG), config.as_bytes())?;
     write_atomic(&out.join(SHARD), b"1/1\n")?;
-    let journal: String = all.values().map(|l| format!("{l}\n")).collect();
+    let journal: String = all.values().map(|e| format!("{}\n", e.line)).collect();
     write_atomic(&out.join(JOURNAL), journal.as_bytes())?;
     write_atomic(&out.join(JOURNAL_CSV), &csv_rows(&base, all.values())?)?;
     write_tables(out, &base, &all)?;

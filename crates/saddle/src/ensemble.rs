@@ -11,12 +11,12 @@
 // `!(x <= b)` is meant: it is true for NaN, which a divergence check must catch.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
-use crate::exact::{Counts, Factors};
+use crate::exact::{Factors, Interval, Next, Walls};
 use crate::model::{Model, Moments, Sample};
 use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
-use crate::rng::{standard_normal, stream, Philox4x32};
+use crate::rng::{first_blocks, standard_normal, stream, Philox4x32};
 use crate::vector::Vector;
 use rayon::prelude::*;
 
@@ -30,6 +30,16 @@ pub const WINDOW: u64 = 1024;
 /// enough independent work per step to keep its vector units busy (measured against 16:
 /// `docs/performance.md`).
 pub const LANES: usize = 32;
+
+/// What a chunk of runs does: step, or draw from the exact law ([`crate::exact`]).
+#[derive(Clone, Copy)]
+enum Job<'j> {
+    Step,
+    Exact(&'j Factors, &'j [Interval]),
+}
+
+/// Runs whose streams' first blocks exact mode computes at once.
+const EXACT_LANES: usize = 16;
 
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
@@ -279,7 +289,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
 
     /// Run the whole ensemble. `progress` is called with the number of runs just finished.
     pub fn run(&self, progress: Option<&(dyn Fn(u64) + Sync)>) -> Outcome {
-        self.reduce(progress, |runs| self.run_chunk(runs))
+        self.reduce(progress, |runs| self.run_chunk(Job::Step, runs))
     }
 
     /// Run `chunk` over every chunk of runs in parallel and merge the accumulators in chunk
@@ -329,118 +339,125 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// [`Ensemble::run`], so the result is byte-identical whatever the thread count.
     pub fn run_exact(&self, f: &Factors, progress: Option<&(dyn Fn(u64) + Sync)>) -> Outcome {
         let mut prev = 0;
-        let samplers: Vec<Counts> = self
+        let intervals: Vec<Interval> = self
             .record
             .iter()
             .map(|&stop| {
-                let c = Counts::new(f, stop - prev);
+                let c = Interval::new(f, stop - prev);
                 prev = stop;
                 c
             })
             .collect();
-        self.reduce(progress, |runs| self.exact_chunk(f, &samplers, runs))
+        self.reduce(progress, |runs| {
+            self.run_chunk(Job::Exact(f, &intervals), runs)
+        })
     }
 
+    #[inline(always)]
     fn exact_chunk(
         &self,
         f: &Factors,
-        samplers: &[Counts],
+        intervals: &[Interval],
         runs: std::ops::Range<u64>,
     ) -> Accumulator {
         let s = self.settings;
         let mut acc = Accumulator::new(&s.observe, s.steps);
-        // Past this |w| a stepped run has left the bound or overflowed.
-        let ln_limit = s.bound.ln().min(f64::MAX.ln());
-        let ln_absorb = ABSORB_BELOW.ln();
+        let walls = Walls::new(s.bound);
         let mut counts = vec![0u64; f.len()];
-        for run in runs {
-            let mut rng = stream(s.seed, s.cell, run as u32);
-            let w0 = self.init(&mut rng);
-            let mut w = w0;
-            let x0 = w0.as_slice()[0];
-            let (mut ln_w, mut negative) = (x0.abs().ln(), x0 < 0.0);
-            let mut status = if self.absorbing && is_zero(&w0) {
-                Status::Absorbed(0)
-            } else {
-                Status::Alive
-            };
-            for (&stop, sampler) in self.record.iter().zip(samplers) {
-                if status == Status::Alive {
-                    sampler.draw(f, &mut rng, &mut counts);
-                    let mut hit_zero = false;
-                    for k in 0..f.len() {
-                        let n = counts[k];
-                        if n == 0 {
-                            continue;
-                        }
-                        if f.ln_abs[k] == f64::NEG_INFINITY {
-                            hit_zero = true;
-                        } else {
-                            ln_w += n as f64 * f.ln_abs[k];
-                        }
-                        if f.negative[k] && n % 2 == 1 {
-                            negative = !negative;
-                        }
-                    }
-                    if hit_zero || ln_w < ln_absorb {
-                        status = Status::Absorbed(stop);
-                        w = M::W::zeros();
-                    } else if !(ln_w <= ln_limit) {
-                        // The last finite state (at the previous record step) is kept.
-                        status = Status::Diverged(stop);
-                    } else {
-                        let v = ln_w.exp();
-                        w.as_mut_slice()[0] = if negative { -v } else { v };
-                    }
-                }
-                let loss = self.recorded_loss(&w, &mut status, stop);
-                acc.record(
-                    &s.observe,
-                    &RunView {
-                        run,
-                        t: stop,
-                        w: w.as_slice(),
-                        w0: w0.as_slice(),
-                        status,
-                        loss,
-                    },
-                );
+        let mut w0 = [M::W::zeros(); EXACT_LANES];
+        let mut w = [M::W::zeros(); EXACT_LANES];
+        let mut status = [Status::Alive; EXACT_LANES];
+        let mut loss = [None; EXACT_LANES];
+        let mut first = runs.start;
+        while first < runs.end {
+            let n = (runs.end - first).min(EXACT_LANES as u64) as usize;
+            // The runs' first blocks at once (vectorised across runs); each run's stream goes
+            // on from there as usual.
+            let blocks = first_blocks::<EXACT_LANES>(s.seed, s.cell, first as u32);
+            let mut rng: [Philox4x32; EXACT_LANES] = std::array::from_fn(|i| {
+                let block = [blocks[0][i], blocks[1][i], blocks[2][i], blocks[3][i]];
+                Philox4x32::with_first_block(s.seed, s.cell, (first + i as u64) as u32, block)
+            });
+            for i in 0..n {
+                w0[i] = self.init(&mut rng[i]);
+                w[i] = w0[i];
+                status[i] = if self.absorbing && is_zero(&w0[i]) {
+                    Status::Absorbed(0)
+                } else {
+                    Status::Alive
+                };
             }
+            for (&stop, interval) in self.record.iter().zip(intervals) {
+                for i in 0..n {
+                    if status[i] == Status::Alive {
+                        let p = interval.draw(f, &mut rng[i], &mut counts);
+                        match walls.advance(w[i].as_slice()[0], &p) {
+                            Next::Absorbed => {
+                                status[i] = Status::Absorbed(stop);
+                                w[i] = M::W::zeros();
+                            }
+                            // The last finite state (at the previous record step) is kept.
+                            Next::Diverged => status[i] = Status::Diverged(stop),
+                            Next::At(y) => w[i].as_mut_slice()[0] = y,
+                        }
+                    }
+                    loss[i] = self.recorded_loss(&w[i], &mut status[i], stop);
+                }
+                let views: [RunView<'_>; EXACT_LANES] = std::array::from_fn(|i| RunView {
+                    run: first + i as u64,
+                    t: stop,
+                    w: w[i].as_slice(),
+                    w0: w0[i].as_slice(),
+                    status: status[i],
+                    loss: loss[i],
+                });
+                acc.record_batch(&s.observe, &views[..n]);
+            }
+            first += n as u64;
         }
         acc
     }
 
-    fn run_chunk(&self, runs: std::ops::Range<u64>) -> Accumulator {
+    /// A chunk of runs, compiled for the widest vector unit the processor has.
+    fn run_chunk(&self, job: Job<'_>, runs: std::ops::Range<u64>) -> Accumulator {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
             if has!("avx512f") && has!("avx2") {
                 // SAFETY: the processor supports AVX-512F and AVX2 (checked just above).
-                return unsafe { self.run_chunk_avx512(runs) };
+                return unsafe { self.run_chunk_avx512(job, runs) };
             }
             if has!("avx2") {
                 // SAFETY: the processor supports AVX2 (checked just above).
-                return unsafe { self.run_chunk_avx2(runs) };
+                return unsafe { self.run_chunk_avx2(job, runs) };
             }
         }
-        self.run_chunk_body(runs)
+        self.chunk_body(job, runs)
     }
 
-    /// [`Ensemble::run_chunk_body`] compiled with AVX2 enabled, so the lane loops use
+    #[inline(always)]
+    fn chunk_body(&self, job: Job<'_>, runs: std::ops::Range<u64>) -> Accumulator {
+        match job {
+            Job::Step => self.run_chunk_body(runs),
+            Job::Exact(f, intervals) => self.exact_chunk(f, intervals, runs),
+        }
+    }
+
+    /// [`Ensemble::chunk_body`] compiled with AVX2 enabled, so the lane loops use
     /// 256-bit vectors. Only instructions that round exactly as their scalar forms are
     /// involved (no FMA contraction), so the results are bit-identical to the baseline build.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn run_chunk_avx2(&self, runs: std::ops::Range<u64>) -> Accumulator {
-        self.run_chunk_body(runs)
+    unsafe fn run_chunk_avx2(&self, job: Job<'_>, runs: std::ops::Range<u64>) -> Accumulator {
+        self.chunk_body(job, runs)
     }
 
-    /// [`Ensemble::run_chunk_body`] compiled with AVX-512F (and AVX2): 512-bit lane loops,
+    /// [`Ensemble::chunk_body`] compiled with AVX-512F (and AVX2): 512-bit lane loops,
     /// bit-identical results for the same reason.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,avx512f")]
-    unsafe fn run_chunk_avx512(&self, runs: std::ops::Range<u64>) -> Accumulator {
-        self.run_chunk_body(runs)
+    unsafe fn run_chunk_avx512(&self, job: Job<'_>, runs: std::ops::Range<u64>) -> Accumulator {
+        self.chunk_body(job, runs)
     }
 
     #[inline(always)]
@@ -820,12 +837,12 @@ mod tests {
         let base = e.run_chunk_body(0..300).finish(&settings.observe);
         if has!("avx2") {
             // SAFETY: AVX2 is present (checked just above).
-            let fast = unsafe { e.run_chunk_avx2(0..300) }.finish(&settings.observe);
+            let fast = unsafe { e.run_chunk_avx2(Job::Step, 0..300) }.finish(&settings.observe);
             assert_eq!(fast, base, "AVX2 build differs from the baseline");
         }
         if has!("avx2") && has!("avx512f") {
             // SAFETY: AVX-512F and AVX2 are present (checked just above).
-            let fast = unsafe { e.run_chunk_avx512(0..300) }.finish(&settings.observe);
+            let fast = unsafe { e.run_chunk_avx512(Job::Step, 0..300) }.finish(&settings.observe);
             assert_eq!(fast, base, "AVX-512 build differs from the baseline");
         }
         let finals = base.final_states.unwrap();

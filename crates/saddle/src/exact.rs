@@ -18,11 +18,13 @@
 //! as stepping does, so both modes start every run at the same w₀; the rest of the stream is
 //! used differently.
 
+use crate::ensemble::ABSORB_BELOW;
 use crate::noise::NoiseLaw;
 use crate::rng::Philox4x32;
 use crate::theory::log_moments::BatchMean;
 use rand_distr::{Binomial, Distribution};
 use statrs::function::factorial::ln_binomial;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The factors 1 − λx̄_k of one step, with their probabilities.
@@ -231,9 +233,295 @@ impl Counts {
     }
 }
 
+/// Beyond this |ln| a factor's product is not formed (its exp could overflow, or underflow,
+/// where the state times it would not): the state is then advanced in logs.
+pub const SAFE_LN: f64 = 700.0;
+
+/// What one interval does to a run: w ↦ w · Π_k f_k^{n_k}.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Product {
+    /// The product, within e^±[`SAFE_LN`] (a normal number).
+    Value(f64),
+    /// A product beyond e^±SAFE_LN, or 0 (a zero factor was drawn), by its logarithm.
+    Log {
+        /// ln|Π f_k^{n_k}| (−∞ for 0).
+        ln_abs: f64,
+        /// Whether the product is negative.
+        negative: bool,
+    },
+}
+
+impl Product {
+    /// The product of the factors drawn `counts[k]` times each.
+    pub fn of_counts(f: &Factors, counts: &[u64]) -> Product {
+        let (mut ln_abs, mut negative) = (0.0, false);
+        for (k, &n) in counts.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            ln_abs += n as f64 * f.ln_abs[k];
+            negative ^= f.negative[k] && n % 2 == 1;
+        }
+        if ln_abs.abs() <= SAFE_LN {
+            let v = ln_abs.exp();
+            Product::Value(if negative { -v } else { v })
+        } else {
+            Product::Log { ln_abs, negative }
+        }
+    }
+}
+
+/// One interval between record steps: its count sampler and the products it yields. With two
+/// factors the product is a function of the first count alone, so it is computed once per
+/// count value that occurs (a cell's runs draw only a few dozen distinct counts of the n + 1)
+/// and kept: the ensemble's runs share the interval, and any thread may fill an entry, with
+/// the same value.
+#[derive(Debug)]
+pub struct Interval {
+    counts: Counts,
+    /// Two factors: the product's bits for first counts `lo..lo + products.len()` ([`LOG`]
+    /// for a [`Product::Log`]), [`UNSET`] until first needed.
+    products: Vec<AtomicU64>,
+    lo: u64,
+}
+
+/// Marks a product not computed yet: a NaN, which no product is.
+const UNSET: u64 = u64::MAX;
+/// Marks a product kept by its logarithm ([`Product::Log`], recomputed when drawn): another NaN.
+const LOG: u64 = u64::MAX - 1;
+
+impl Interval {
+    /// The interval of `n` steps.
+    pub fn new(f: &Factors, n: u64) -> Interval {
+        let counts = Counts::new(f, n);
+        // Kept for the counts within 10 standard deviations of the mean (all but a fraction
+        // 10⁻²² of the draws); the rare others are computed when drawn.
+        let (lo, hi) = match counts {
+            Counts::Two { n, .. } => {
+                let p = f.probs[0] / (f.probs[0] + f.probs[1]);
+                let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
+                let lo = (mean - 10.0 * sd - 1.0).max(0.0) as u64;
+                let hi = ((mean + 10.0 * sd + 1.0).min(n as f64) as u64).max(lo);
+                (lo, hi + 1)
+            }
+            _ => (0, 0),
+        };
+        let products = (lo..hi).map(|_| AtomicU64::new(UNSET)).collect();
+        Interval {
+            counts,
+            products,
+            lo,
+        }
+    }
+
+    /// Draw the interval's counts (into `counts`, one per factor) and return their product.
+    #[inline(always)]
+    pub fn draw(&self, f: &Factors, rng: &mut Philox4x32, counts: &mut [u64]) -> Product {
+        self.counts.draw(f, rng, counts);
+        let kept = counts[0]
+            .checked_sub(self.lo)
+            .and_then(|k| self.products.get(k as usize));
+        let Some(cell) = kept else {
+            return Product::of_counts(f, counts);
+        };
+        match cell.load(Ordering::Relaxed) {
+            UNSET => {
+                let p = Product::of_counts(f, counts);
+                let bits = match p {
+                    Product::Value(v) => v.to_bits(),
+                    Product::Log { .. } => LOG,
+                };
+                cell.store(bits, Ordering::Relaxed);
+                p
+            }
+            LOG => Product::of_counts(f, counts),
+            bits => Product::Value(f64::from_bits(bits)),
+        }
+    }
+}
+
+/// Where an interval takes a run: to 0, past the bound, or to a new state.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Next {
+    /// Below [`ABSORB_BELOW`] (or a zero factor was drawn): absorbed.
+    Absorbed,
+    /// Past the bound (or beyond f64): diverged.
+    Diverged,
+    /// The new state.
+    At(f64),
+}
+
+/// The walls of the state's range: absorption below [`ABSORB_BELOW`], divergence above the
+/// bound.
+#[derive(Clone, Copy, Debug)]
+pub struct Walls {
+    limit: f64,
+    ln_limit: f64,
+    ln_absorb: f64,
+}
+
+impl Walls {
+    /// Divergence above `bound` (or f64's largest value, if lower).
+    pub fn new(bound: f64) -> Walls {
+        let limit = bound.min(f64::MAX);
+        Walls {
+            limit,
+            ln_limit: limit.ln(),
+            ln_absorb: ABSORB_BELOW.ln(),
+        }
+    }
+
+    /// The state after an interval whose product is `p`, from the state `x` (a live run:
+    /// ABSORB_BELOW ≤ |x| ≤ the bound). Within [`SAFE_LN`] the product is a normal number, so
+    /// x · p is the true new state rounded once: if it underflows, the true state is below
+    /// ABSORB_BELOW too, and if it overflows, past the bound. Beyond SAFE_LN (or for a zero
+    /// factor) the product itself may not be representable, and the state is advanced in logs.
+    // `!(x <= b)` is meant: it is true for NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    #[inline]
+    pub fn advance(&self, x: f64, p: &Product) -> Next {
+        match *p {
+            Product::Value(v) => {
+                let y = x * v;
+                if y.abs() < ABSORB_BELOW {
+                    Next::Absorbed
+                } else if !(y.abs() <= self.limit) {
+                    Next::Diverged
+                } else {
+                    Next::At(y)
+                }
+            }
+            Product::Log { ln_abs, negative } => {
+                let ln_w = x.abs().ln() + ln_abs;
+                if ln_w < self.ln_absorb {
+                    Next::Absorbed
+                } else if !(ln_w <= self.ln_limit) {
+                    Next::Diverged
+                } else {
+                    let v = ln_w.exp();
+                    Next::At(if (x < 0.0) != negative { -v } else { v })
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn factors(values: &[f64], probs: &[f64]) -> Factors {
+        Factors {
+            ln_abs: values.iter().map(|y: &f64| y.abs().ln()).collect(),
+            negative: values.iter().map(|y| *y < 0.0).collect(),
+            probs: probs.to_vec(),
+        }
+    }
+
+    /// An interval's product is the product of the counts it drew, whether computed or kept
+    /// from an earlier draw, and its value is ±exp(ln|Π|) with the parity's sign.
+    #[test]
+    fn interval_products_are_the_products_of_their_counts() {
+        for f in [
+            factors(&[-0.6, 2.2], &[0.5, 0.5]),
+            factors(&[0.9, -1.7, 0.0], &[0.3, 0.5, 0.2]),
+        ] {
+            let interval = Interval::new(&f, 57);
+            let mut rng = Philox4x32::new(3, 1, 4);
+            let mut counts = vec![0; f.len()];
+            for _ in 0..2000 {
+                let p = interval.draw(&f, &mut rng, &mut counts);
+                assert_eq!(counts.iter().sum::<u64>(), 57);
+                assert_eq!(p, Product::of_counts(&f, &counts));
+                let odd_negatives = counts
+                    .iter()
+                    .zip(&f.negative)
+                    .filter(|(n, neg)| **neg && **n % 2 == 1)
+                    .count();
+                let direct: f64 = counts
+                    .iter()
+                    .zip(&f.ln_abs)
+                    .map(|(n, l)| l.exp().powi(*n as i32))
+                    .product();
+                match p {
+                    Product::Value(v) => {
+                        assert_eq!(v < 0.0, odd_negatives % 2 == 1);
+                        assert!((v.abs() / direct - 1.0).abs() < 1e-12);
+                    }
+                    Product::Log { ln_abs, negative } => {
+                        assert_eq!(negative, odd_negatives % 2 == 1);
+                        // A zero factor was drawn (57 draws stay within e^±700 otherwise).
+                        assert!(counts[2] > 0 && ln_abs == f64::NEG_INFINITY && direct == 0.0);
+                    }
+                }
+            }
+        }
+        // Beyond e^±SAFE_LN: by the logarithm.
+        let f = factors(&[-0.5, 5.0], &[0.5, 0.5]);
+        let interval = Interval::new(&f, 2000);
+        let mut rng = Philox4x32::new(1, 2, 3);
+        let mut counts = vec![0; 2];
+        for _ in 0..100 {
+            let p = interval.draw(&f, &mut rng, &mut counts);
+            let ln = counts[0] as f64 * 0.5f64.ln() + counts[1] as f64 * 5f64.ln();
+            assert_eq!(p, Product::of_counts(&f, &counts));
+            let Product::Log { ln_abs, negative } = p else {
+                panic!("{p:?} for ln {ln}")
+            };
+            assert!((ln_abs - ln).abs() < 1e-9 && ln > SAFE_LN);
+            assert_eq!(negative, counts[0] % 2 == 1);
+        }
+    }
+
+    /// The state after an interval is the one computed in logs, on both sides of SAFE_LN and
+    /// of the walls, over the whole range of live states.
+    #[test]
+    fn advance_agrees_with_logs() {
+        let walls = Walls::new(1e300);
+        let (ln_absorb, ln_limit) = (ABSORB_BELOW.ln(), 1e300f64.ln());
+        let mut checked = 0;
+        for e in (-969..=996).step_by(7) {
+            for sx in [1.0, -1.0] {
+                let x = sx * 2f64.powi(e) * 1.37;
+                for s in [
+                    -1500.0f64, -800.0, -701.0, -699.5, -320.0, -1.0, 0.0, 2.5, 333.0, 699.5,
+                    701.0, 900.0, 1500.0,
+                ] {
+                    for negative in [false, true] {
+                        let p = if s.abs() <= SAFE_LN {
+                            Product::Value(if negative { -s.exp() } else { s.exp() })
+                        } else {
+                            Product::Log {
+                                ln_abs: s,
+                                negative,
+                            }
+                        };
+                        let ln_w = x.abs().ln() + s;
+                        let got = walls.advance(x, &p);
+                        if ln_w < ln_absorb - 1e-9 {
+                            assert_eq!(got, Next::Absorbed, "x = {x}, ln p = {s}");
+                        } else if ln_w > ln_limit + 1e-9 {
+                            assert_eq!(got, Next::Diverged, "x = {x}, ln p = {s}");
+                        } else if ln_w > ln_absorb + 1e-9 && ln_w < ln_limit - 1e-9 {
+                            let Next::At(y) = got else {
+                                panic!("x = {x}, ln p = {s}: {got:?}")
+                            };
+                            assert!(((y.abs().ln() - ln_w) / ln_w.abs().max(1.0)).abs() < 1e-13);
+                            assert_eq!(y < 0.0, (x < 0.0) != negative);
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 7000);
+        // A zero factor absorbs.
+        let zero = Product::Log {
+            ln_abs: f64::NEG_INFINITY,
+            negative: false,
+        };
+        assert_eq!(walls.advance(0.5, &zero), Next::Absorbed);
+    }
 
     /// A shared table is the table built afresh (so sharing changes no draw), the same one is
     /// handed out for the same (n, p), and another (n, p) gets its own.

@@ -24,6 +24,27 @@ impl Welford {
         self.m2 += d * (x - self.mean);
     }
 
+    /// Add several values at once: their mean and sum of squared deviations by two passes,
+    /// merged in ([`Welford::merge`]). The same statistics as pushing them one by one, up to
+    /// rounding (two passes are the more accurate), with no division per value.
+    pub fn push_all(&mut self, xs: &[f64]) {
+        if xs.is_empty() {
+            return;
+        }
+        let n = xs.len() as f64;
+        let mut mean = xs.iter().sum::<f64>() / n;
+        if !mean.is_finite() {
+            // The sum overflowed (values near f64::MAX); a mean of scaled values does not.
+            mean = xs.iter().map(|x| x / n).sum::<f64>();
+        }
+        let m2 = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>();
+        self.merge(&Welford {
+            n: xs.len() as u64,
+            mean,
+            m2,
+        });
+    }
+
     /// Merge another accumulator into this one (Chan, Golub & LeVeque).
     pub fn merge(&mut self, o: &Welford) {
         if o.n == 0 {
@@ -68,6 +89,30 @@ pub fn proportion_stderr(k: u64, n: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values pushed in batches give the statistics of pushing them one by one, to rounding,
+    /// including values whose plain sum overflows.
+    #[test]
+    fn push_all_matches_push() {
+        let xs: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7919) % 1013) as f64 * 0.01 - 3.0)
+            .collect();
+        for batch in [1, 2, 16, 999, 1000] {
+            let (mut one, mut all) = (Welford::default(), Welford::default());
+            xs.iter().for_each(|x| one.push(*x));
+            xs.chunks(batch).for_each(|c| all.push_all(c));
+            assert_eq!(all.n, one.n);
+            assert!((all.mean - one.mean).abs() < 1e-13, "batch {batch}");
+            assert!((all.m2 / one.m2 - 1.0).abs() < 1e-12, "batch {batch}");
+        }
+        let big = [1.5e308, 1.7e308, 1.6e308];
+        let mut w = Welford::default();
+        w.push_all(&big);
+        assert!((w.mean / 1.6e308 - 1.0).abs() < 1e-15);
+        let mut empty = Welford::default();
+        empty.push_all(&[]);
+        assert_eq!(empty, Welford::default());
+    }
 
     #[test]
     fn welford_matches_two_pass_and_merge_is_exact_enough() {

@@ -85,6 +85,39 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
+/// The first blocks of `N` consecutive runs' streams at once: block 0 of
+/// [`Philox4x32::new`]`(seed, cell, first + i)` for i in 0..N, word j of run i at
+/// `[j][i]`. The same rounds as [`philox4x32_10`], written across runs (structure of
+/// arrays, 32 × 32 → 64-bit products in 64-bit lanes) so the compiler vectorises them.
+/// Hand each run its block with [`Philox4x32::with_first_block`].
+#[inline(always)]
+#[must_use]
+pub fn first_blocks<const N: usize>(seed: u64, cell: u32, first: u32) -> [[u32; N]; 4] {
+    let mut k = [seed as u32, (seed >> 32) as u32];
+    // Counter [0, run, cell, 0]; carried as u64 lanes so each product is one vector multiply.
+    let mut c0 = [0u64; N];
+    let mut c1: [u64; N] = std::array::from_fn(|i| u64::from(first.wrapping_add(i as u32)));
+    let mut c2 = [u64::from(cell); N];
+    let mut c3 = [0u64; N];
+    for r in 0..10 {
+        if r > 0 {
+            k = bump_key(k);
+        }
+        let (k0, k1) = (u64::from(k[0]), u64::from(k[1]));
+        for i in 0..N {
+            let p0 = u64::from(PHILOX_M4X32_0) * c0[i];
+            let p1 = u64::from(PHILOX_M4X32_1) * c2[i];
+            let n0 = (p1 >> 32) ^ c1[i] ^ k0;
+            let n2 = (p0 >> 32) ^ c3[i] ^ k1;
+            c1[i] = p1 & 0xFFFF_FFFF;
+            c3[i] = p0 & 0xFFFF_FFFF;
+            c0[i] = n0;
+            c2[i] = n2;
+        }
+    }
+    [c0, c1, c2, c3].map(|c| c.map(|x| x as u32))
+}
+
 /// A Philox4x32-10 stream: successive blocks of a fixed key, read word by word.
 ///
 /// # Key and counter layout
@@ -132,6 +165,19 @@ impl Philox4x32 {
     #[must_use]
     pub fn new(seed: u64, cell: u32, run: u32) -> Self {
         Self::from_key_counter([seed as u32, (seed >> 32) as u32], [0, run, cell, 0])
+    }
+
+    /// [`Philox4x32::new`]`(seed, cell, run)` given its block 0 (computed elsewhere, e.g.
+    /// by [`first_blocks`] for many runs at once): the same stream, word for word, with
+    /// block 0 already generated.
+    #[must_use]
+    pub fn with_first_block(seed: u64, cell: u32, run: u32, block0: [u32; 4]) -> Self {
+        Self {
+            key: [seed as u32, (seed >> 32) as u32],
+            ctr: [1, run, cell, 0],
+            buf: block0,
+            idx: 0,
+        }
     }
 
     /// A stream with an explicit key whose first block uses counter `ctr`.
@@ -412,6 +458,31 @@ mod tests {
             let block = philox4x32_10([k, run, cell, 0], key);
             for &w in &block {
                 assert_eq!(rng.next_word(), w);
+            }
+        }
+    }
+
+    /// The lane-parallel first blocks are the scalar ones, and a stream handed its first
+    /// block is the stream, word for word (past block 0 too).
+    #[test]
+    #[allow(clippy::needless_range_loop)] // i indexes the four word arrays at once
+    fn first_blocks_are_the_streams_first_blocks() {
+        for (seed, cell, first) in [
+            (0u64, 0u32, 0u32),
+            (0x1234_5678_9abc_def0, 7, 1000),
+            (u64::MAX, u32::MAX, u32::MAX - 5),
+        ] {
+            let b = first_blocks::<16>(seed, cell, first);
+            for i in 0..16 {
+                let run = first.wrapping_add(i as u32);
+                let block = [b[0][i], b[1][i], b[2][i], b[3][i]];
+                let mut plain = Philox4x32::new(seed, cell, run);
+                let mut given = Philox4x32::with_first_block(seed, cell, run, block);
+                assert_eq!(block, Philox4x32::new(seed, cell, run).next_block());
+                for _ in 0..11 {
+                    assert_eq!(given.next_word(), plain.next_word());
+                }
+                assert_eq!(given, plain);
             }
         }
     }
