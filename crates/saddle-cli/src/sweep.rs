@@ -3,16 +3,17 @@
 //! Layout of a sweep directory (docs/output.md):
 //! - `sweep.toml`: the resolved base experiment with its grid; a resumed or merged sweep must
 //!   match it exactly;
-//! - `journal.jsonl`: one line per finished cell, appended (one write) the moment the cell
-//!   finishes, in completion order: `{"cell": k, "csv": [...], "summary": {...}}`;
+//! - `journal.jsonl`: one line per finished cell, appended at most 20 ms after the cell
+//!   finishes (the cells of those 20 ms in one write), in completion order:
+//!   `{"cell": k, "csv": [...], "summary": {...}}`;
 //! - `journal.csv`: the same rows as CSV, appended alongside (rebuilt from `journal.jsonl`
 //!   whenever a sweep starts or resumes, cells finished earlier first);
 //! - `sweep.csv`, `sweep.jsonl`: the same rows in cell order, written when the sweep (or this
 //!   shard) is complete. They depend only on the experiment, not on the thread count,
 //!   interruptions or completion order.
 //!
-//! `kill -9` loses at most the cells in flight: `--resume` keeps every complete journal line,
-//! drops a torn last line, and runs the rest.
+//! `kill -9` loses at most the cells in flight and those finished in the last 20 ms: `--resume`
+//! keeps every complete journal line, drops a torn last line, and runs the rest.
 
 use crate::input::{self, InputError};
 use crate::output::{ensure_dir, num, opt, write_atomic};
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Condvar, Mutex};
 
 const JOURNAL: &str = "journal.jsonl";
 const CONFIG: &str = "sweep.toml";
@@ -202,39 +204,70 @@ fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, Entry>) ->
 
 /// How long a finished cell's journal line may wait to be written with others: one write per
 /// file for all the cells that finish within it, instead of two per cell (thousands of
-/// fast cells otherwise spend more time in `write` than in running). A cell that finishes
-/// after a quiet spell is written at once.
+/// millisecond cells otherwise spend more time in `write` than in running).
 const JOURNAL_BATCH: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// Append the journal lines sent to it, batched by [`JOURNAL_BATCH`]: the JSON journal (the
-/// one resume trusts) first, then the CSV one. Returns the entries it wrote, by cell.
+/// Finished cells waiting for the journal writer, and whether the sweep is over.
+#[derive(Default)]
+struct Queue {
+    state: Mutex<(Vec<(usize, Entry)>, bool)>,
+    wake: Condvar,
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<(usize, Entry)>, bool)> {
+        // A poisoned lock only means a cell's thread panicked; the queue itself is intact.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue a finished cell (no wake-up: the writer looks every [`JOURNAL_BATCH`]).
+    fn push(&self, cell: usize, entry: Entry) {
+        self.lock().0.push((cell, entry));
+    }
+
+    /// No more cells: the writer writes what is queued and ends.
+    fn close(&self) {
+        self.lock().1 = true;
+        self.wake.notify_one();
+    }
+}
+
+/// Append the queued journal lines every [`JOURNAL_BATCH`], the JSON journal (the one resume
+/// trusts) first, then the CSV one, until the queue is closed. Returns the entries it wrote,
+/// by cell.
 fn journal_writer(
-    rx: std::sync::mpsc::Receiver<(usize, Entry)>,
+    queue: &Queue,
     mut json: std::fs::File,
     mut csv: std::fs::File,
 ) -> Result<BTreeMap<usize, Entry>> {
     let mut written = BTreeMap::new();
-    // Block for a first line, then take whatever else arrives within the batch window.
-    while let Ok(first) = rx.recv() {
-        let deadline = std::time::Instant::now() + JOURNAL_BATCH;
-        let mut batch = vec![first];
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
+    loop {
+        let (batch, closed) = {
+            let mut q = queue.lock();
+            if !q.1 {
+                q = queue
+                    .wake
+                    .wait_timeout(q, JOURNAL_BATCH)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
+            (std::mem::take(&mut q.0), q.1)
+        };
+        if !batch.is_empty() {
+            let mut lines = String::new();
+            for (_, e) in &batch {
+                lines.push_str(&e.line);
+                lines.push('\n');
+            }
+            json.write_all(lines.as_bytes())?;
+            csv.write_all(&csv_records(batch.iter().map(|(_, e)| &e.csv))?)?;
+            written.extend(batch);
         }
-        let mut lines = String::new();
-        for (_, e) in &batch {
-            lines.push_str(&e.line);
-            lines.push('\n');
+        // Cells are queued before the queue is closed, so a closed queue taken is empty.
+        if closed {
+            return Ok(written);
         }
-        json.write_all(lines.as_bytes())?;
-        csv.write_all(&csv_records(batch.iter().map(|(_, e)| &e.csv))?)?;
-        written.extend(batch);
     }
-    Ok(written)
 }
 
 /// `saddle sweep`.
@@ -346,23 +379,20 @@ pub fn run(
         .with_context(|| format!("cannot open {}", journal_csv.display()))?;
     let bar = progress::bar(mine.len() as u64, "cells", quiet);
     bar.inc((mine.len() - pending.len()) as u64);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Entry)>();
-    let writer = std::thread::spawn(move || journal_writer(rx, file, csv_file));
-    let ran = pending
-        .par_iter()
-        .try_for_each_with(tx, |tx, (cell, e)| -> Result<()> {
+    let queue = Queue::default();
+    let (ran, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| journal_writer(&queue, file, csv_file));
+        let ran = pending.par_iter().try_for_each(|(cell, e)| -> Result<()> {
             let s = saddle::experiment::run(e, cell.index as u32, None)
                 .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
-            let entry = Entry::new(cell.index, row(base, cell, &s), &s)?;
-            // The writer only stops early on an I/O error, which `join` reports below.
-            let _ = tx.send((cell.index, entry));
+            queue.push(cell.index, Entry::new(cell.index, row(base, cell, &s), &s)?);
             bar.inc(1);
             Ok(())
         });
-    // Every sender is gone once the loop is over, so the writer writes what is left and ends.
-    let written = writer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
+        queue.close();
+        (ran, writer.join())
+    });
+    let written = written.map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
     ran?;
     done.extend(written.with_context(|| format!("cannot append to {}", journal.display()))?);
     bar.finish_and_clear();
