@@ -1019,7 +1019,9 @@ fn recording_in_batches_equals_recording_run_by_run() {
     let steps = spec.record_steps(t_max);
     // 203 runs of two parameters with every status, drawn from a stream.
     let mut rng = stream(7, 0, 0);
-    let runs: Vec<(Vec<f64>, Vec<Vec<f64>>, Vec<Status>)> = (0..203u64)
+    // Per run: w₀, the state at each record step, the status at each record step.
+    type Run = (Vec<f64>, Vec<Vec<f64>>, Vec<Status>);
+    let runs: Vec<Run> = (0..203u64)
         .map(|r| {
             let w0 = vec![rng.next_f64() * 4.0 - 2.0, rng.next_f64() * 2.0];
             let ws = steps
