@@ -212,6 +212,8 @@ const JOURNAL_BATCH: std::time::Duration = std::time::Duration::from_millis(20);
 struct Queue {
     state: Mutex<(Vec<(usize, Entry)>, bool)>,
     wake: Condvar,
+    /// The writer stopped on an I/O error: the cells still to run would be lost.
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl Queue {
@@ -220,9 +222,11 @@ impl Queue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queue a finished cell (no wake-up: the writer looks every [`JOURNAL_BATCH`]).
-    fn push(&self, cell: usize, entry: Entry) {
+    /// Queue a finished cell (no wake-up: the writer looks every [`JOURNAL_BATCH`]). False once
+    /// the writer has failed, so the sweep stops instead of running cells it cannot keep.
+    fn push(&self, cell: usize, entry: Entry) -> bool {
         self.lock().0.push((cell, entry));
+        !self.failed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// No more cells: the writer writes what is queued and ends.
@@ -381,20 +385,33 @@ pub fn run(
     bar.inc((mine.len() - pending.len()) as u64);
     let queue = Queue::default();
     let (ran, written) = std::thread::scope(|scope| {
-        let writer = scope.spawn(|| journal_writer(&queue, file, csv_file));
+        let writer = scope.spawn(|| {
+            let written = journal_writer(&queue, file, csv_file);
+            if written.is_err() {
+                queue
+                    .failed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            written
+        });
         let ran = pending.par_iter().try_for_each(|(cell, e)| -> Result<()> {
             let s = saddle::experiment::run(e, cell.index as u32, None)
                 .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
-            queue.push(cell.index, Entry::new(cell.index, row(base, cell, &s), &s)?);
+            if !queue.push(cell.index, Entry::new(cell.index, row(base, cell, &s), &s)?) {
+                anyhow::bail!("the journal could not be written");
+            }
             bar.inc(1);
             Ok(())
         });
         queue.close();
         (ran, writer.join())
     });
-    let written = written.map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
+    // The writer's error first: it is the cause when the cells stopped because of it.
+    let written = written
+        .map_err(|_| anyhow::anyhow!("the journal writer panicked"))?
+        .with_context(|| format!("cannot append to {}", journal.display()))?;
     ran?;
-    done.extend(written.with_context(|| format!("cannot append to {}", journal.display()))?);
+    done.extend(written);
     bar.finish_and_clear();
     write_tables(&dir, base, &done)?;
     eprintln!(
