@@ -328,7 +328,7 @@ impl Accumulator {
     }
 
     /// [`Accumulator::record`], with the values for the means set aside in `batch` if given.
-    #[inline]
+    #[inline(always)]
     fn record_one(&mut self, spec: &ObserveSpec, v: &RunView<'_>, mut batch: Option<&mut Batch>) {
         let alive_or_absorbed = !matches!(v.status, Status::Diverged(_));
         for (h, acc) in spec.histograms.iter().zip(&mut self.h1) {
