@@ -381,11 +381,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             for i in 0..n {
                 w0[i] = self.init(&mut rng[i]);
                 w[i] = w0[i];
-                status[i] = if self.absorbing && is_zero(&w0[i]) {
-                    Status::Absorbed(0)
-                } else {
-                    Status::Alive
-                };
+                status[i] = self.start_status(&w0[i]);
             }
             for (&stop, interval) in self.record.iter().zip(intervals) {
                 for i in 0..n {
@@ -496,11 +492,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 g.sampler[l].reset();
                 g.w0[l] = self.init(&mut g.rng[l]);
                 g.w[l] = g.w0[l];
-                g.status[l] = if self.absorbing && is_zero(&g.w0[l]) {
-                    Status::Absorbed(0)
-                } else {
-                    Status::Alive
-                };
+                g.status[l] = self.start_status(&g.w0[l]);
                 g.alive[l] = g.status[l] == Status::Alive;
             }
             self.run_group(&mut g, &mut acc);
@@ -742,6 +734,16 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 None
             }
             other => other,
+        }
+    }
+
+    /// A run's status at step 0: absorbed if it starts at 0 where 0 absorbs.
+    #[inline(always)]
+    fn start_status(&self, w0: &M::W) -> Status {
+        if self.absorbing && is_zero(w0) {
+            Status::Absorbed(0)
+        } else {
+            Status::Alive
         }
     }
 

@@ -70,6 +70,11 @@ impl Factors {
     pub fn is_empty(&self) -> bool {
         self.probs.is_empty()
     }
+
+    /// With two factors: the probability of the first, the p of its binomial count.
+    fn first_share(&self) -> f64 {
+        self.probs[0] / (self.probs[0] + self.probs[1])
+    }
 }
 
 /// A sampler of the count increments over an interval of `n` steps.
@@ -184,7 +189,7 @@ impl Counts {
             0 | 1 => Counts::One { n },
             2 => Counts::Two {
                 n,
-                table: BinomialTable::shared(n, f.probs[0] / (f.probs[0] + f.probs[1])),
+                table: BinomialTable::shared(n, f.first_share()),
             },
             _ => Counts::Many { n },
         }
@@ -298,7 +303,7 @@ impl Interval {
         // 10⁻²² of the draws); the rare others are computed when drawn.
         let (lo, hi) = match counts {
             Counts::Two { n, .. } => {
-                let p = f.probs[0] / (f.probs[0] + f.probs[1]);
+                let p = f.first_share();
                 let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
                 let lo = (mean - 10.0 * sd - 1.0).max(0.0) as u64;
                 let hi = ((mean + 10.0 * sd + 1.0).min(n as f64) as u64).max(lo);

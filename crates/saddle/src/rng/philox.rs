@@ -85,6 +85,13 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
+/// The key of the streams of `seed`: `[seed as u32, (seed >> 32) as u32]` (the layout of
+/// [`Philox4x32`]).
+#[inline(always)]
+fn key_of(seed: u64) -> [u32; 2] {
+    [seed as u32, (seed >> 32) as u32]
+}
+
 /// The first blocks of `N` consecutive runs' streams at once: block 0 of
 /// [`Philox4x32::new`]`(seed, cell, first + i)` for i in 0..N, word j of run i at
 /// `[j][i]`. The same rounds as [`philox4x32_10`], written across runs (structure of
@@ -93,7 +100,7 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 #[inline(always)]
 #[must_use]
 pub fn first_blocks<const N: usize>(seed: u64, cell: u32, first: u32) -> [[u32; N]; 4] {
-    let mut k = [seed as u32, (seed >> 32) as u32];
+    let mut k = key_of(seed);
     // Counter [0, run, cell, 0]; carried as u64 lanes so each product is one vector multiply.
     let mut c0 = [0u64; N];
     let mut c1: [u64; N] = std::array::from_fn(|i| u64::from(first.wrapping_add(i as u32)));
@@ -164,7 +171,7 @@ impl Philox4x32 {
     /// is `[0, run, cell, 0]`; see the type documentation for the layout.
     #[must_use]
     pub fn new(seed: u64, cell: u32, run: u32) -> Self {
-        Self::from_key_counter([seed as u32, (seed >> 32) as u32], [0, run, cell, 0])
+        Self::from_key_counter(key_of(seed), [0, run, cell, 0])
     }
 
     /// [`Philox4x32::new`]`(seed, cell, run)` given its block 0 (computed elsewhere, e.g.
@@ -173,10 +180,9 @@ impl Philox4x32 {
     #[must_use]
     pub fn with_first_block(seed: u64, cell: u32, run: u32, block0: [u32; 4]) -> Self {
         Self {
-            key: [seed as u32, (seed >> 32) as u32],
-            ctr: [1, run, cell, 0],
             buf: block0,
             idx: 0,
+            ..Self::from_key_counter(key_of(seed), [1, run, cell, 0])
         }
     }
 
