@@ -11,12 +11,12 @@
 // `!(x <= b)` is meant: it is true for NaN, which a divergence check must catch.
 #![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord)]
 
-use crate::exact::{Factors, Interval, Next, Walls};
+use crate::exact::{Factors, Interval, LaneSource, Next, Product, Walls};
 use crate::model::{Model, Moments, Sample};
 use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
-use crate::rng::{first_blocks, standard_normal, stream, Philox4x32};
+use crate::rng::{standard_normal, stream, Philox4x32};
 use crate::vector::Vector;
 use rayon::prelude::*;
 
@@ -367,27 +367,37 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let mut w0 = [M::W::zeros(); EXACT_LANES];
         let mut w = [M::W::zeros(); EXACT_LANES];
         let mut status = [Status::Alive; EXACT_LANES];
+        let mut live = [true; EXACT_LANES];
         let mut loss = [None; EXACT_LANES];
+        let mut p = [Product::Value(1.0); EXACT_LANES];
         let mut first = runs.start;
         while first < runs.end {
             let n = (runs.end - first).min(EXACT_LANES as u64) as usize;
-            // The runs' first blocks at once (vectorised across runs); each run's stream goes
-            // on from there as usual.
-            let blocks = first_blocks::<EXACT_LANES>(s.seed, s.cell, first as u32);
-            let mut rng: [Philox4x32; EXACT_LANES] = std::array::from_fn(|i| {
-                let block = [blocks[0][i], blocks[1][i], blocks[2][i], blocks[3][i]];
-                Philox4x32::with_first_block(s.seed, s.cell, (first + i as u64) as u32, block)
-            });
+            // The batch's streams, read across runs while every run reads the same words.
+            let mut src = LaneSource::<EXACT_LANES>::new(s.seed, s.cell, first as u32);
+            match &s.init {
+                Init::Point(x) => w0 = [M::W::from_slice(x); EXACT_LANES],
+                Init::Uniform { lo, hi } => {
+                    for (c, (l, h)) in lo.iter().zip(hi).enumerate() {
+                        let u = src.uniforms(n);
+                        for i in 0..EXACT_LANES {
+                            w0[i].as_mut_slice()[c] = l + (h - l) * u[i];
+                        }
+                    }
+                }
+            }
             for i in 0..n {
-                w0[i] = self.init(&mut rng[i]);
                 w[i] = w0[i];
                 status[i] = self.start_status(&w0[i]);
             }
             for (&stop, interval) in self.record.iter().zip(intervals) {
                 for i in 0..n {
-                    if status[i] == Status::Alive {
-                        let p = interval.draw(f, &mut rng[i], &mut counts);
-                        match walls.advance(w[i].as_slice()[0], &p) {
+                    live[i] = status[i] == Status::Alive;
+                }
+                interval.draw_lanes(f, &mut src, &live[..n], &mut counts, &mut p);
+                for i in 0..n {
+                    if live[i] {
+                        match walls.advance(w[i].as_slice()[0], &p[i]) {
                             Next::Absorbed => {
                                 status[i] = Status::Absorbed(stop);
                                 w[i] = M::W::zeros();
@@ -397,6 +407,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                             Next::At(y) => w[i].as_mut_slice()[0] = y,
                         }
                     }
+                }
+                for i in 0..n {
                     loss[i] = self.recorded_loss(&w[i], &mut status[i], stop);
                 }
                 let views: [RunView<'_>; EXACT_LANES] = std::array::from_fn(|i| RunView {

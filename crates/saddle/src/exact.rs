@@ -20,7 +20,7 @@
 
 use crate::ensemble::ABSORB_BELOW;
 use crate::noise::NoiseLaw;
-use crate::rng::Philox4x32;
+use crate::rng::{LaneWords, Philox4x32};
 use crate::theory::log_moments::BatchMean;
 use rand_distr::{Binomial, Distribution};
 use statrs::function::factorial::ln_binomial;
@@ -173,6 +173,19 @@ impl BinomialTable {
     }
 }
 
+impl BinomialTable {
+    /// The count whose CDF interval holds `u` ∈ [0, 1): the smallest k with cdf\[k\] > u.
+    #[inline(always)]
+    fn invert(&self, u: f64) -> u64 {
+        let (cdf, guide) = (&self.cdf, &self.guide);
+        let mut k = guide[((u * guide.len() as f64) as usize).min(guide.len() - 1)] as usize;
+        while cdf[k] <= u {
+            k += 1;
+        }
+        k as u64
+    }
+}
+
 /// A cached table and its key: (n, the bits of p).
 type TableEntry = ((u64, u64), Arc<BinomialTable>);
 
@@ -195,27 +208,24 @@ impl Counts {
         }
     }
 
+    /// The increments where they are not random (no steps, or one factor), into `out`.
+    #[inline(always)]
+    fn fixed(&self, out: &mut [u64]) {
+        out.fill(0);
+        if let (Counts::One { n }, Some(o)) = (self, out.first_mut()) {
+            *o = *n;
+        }
+    }
+
     /// Draw the increments into `out` (one per factor).
     #[inline]
     pub fn draw(&self, f: &Factors, rng: &mut Philox4x32, out: &mut [u64]) {
         match self {
-            Counts::Empty => out.fill(0),
-            Counts::One { n } => {
-                out.fill(0);
-                if let Some(o) = out.first_mut() {
-                    *o = *n;
-                }
-            }
+            Counts::Empty | Counts::One { .. } => self.fixed(out),
             Counts::Two { n, table } => {
-                let (cdf, guide) = (&table.cdf, &table.guide);
-                let u = rng.next_f64();
-                let mut k =
-                    guide[((u * guide.len() as f64) as usize).min(guide.len() - 1)] as usize;
-                while cdf[k] <= u {
-                    k += 1;
-                }
-                out[0] = k as u64;
-                out[1] = n - k as u64;
+                let k = table.invert(rng.next_f64());
+                out[0] = k;
+                out[1] = n - k;
             }
             Counts::Many { n } => {
                 let mut left = *n;
@@ -323,6 +333,57 @@ impl Interval {
     #[inline(always)]
     pub fn draw(&self, f: &Factors, rng: &mut Philox4x32, counts: &mut [u64]) -> Product {
         self.counts.draw(f, rng, counts);
+        self.product(f, counts)
+    }
+
+    /// Draw the interval's product for each of a batch of runs whose words come from `src`,
+    /// into `out[i]` for the runs with `live[i]` (the others' entries are left as they are).
+    /// Each run's draw is the one [`Interval::draw`] makes from its stream; with two factors
+    /// every run reads the same number of words, so they are read across runs at once.
+    /// `counts` is scratch, one entry per factor.
+    #[inline(always)]
+    pub fn draw_lanes<const N: usize>(
+        &self,
+        f: &Factors,
+        src: &mut LaneSource<N>,
+        live: &[bool],
+        counts: &mut [u64],
+        out: &mut [Product; N],
+    ) {
+        match &self.counts {
+            Counts::Two { n, table } => {
+                let u = src.uniforms(live.len());
+                for i in 0..live.len() {
+                    if live[i] {
+                        let k = table.invert(u[i]);
+                        out[i] = self.product(f, &[k, n - k]);
+                    }
+                }
+            }
+            Counts::Many { .. } => {
+                let streams = src.streams();
+                for i in 0..live.len() {
+                    if live[i] {
+                        out[i] = self.draw(f, &mut streams[i], counts);
+                    }
+                }
+            }
+            // No randomness: one product for all.
+            Counts::Empty | Counts::One { .. } => {
+                self.counts.fixed(counts);
+                let p = self.product(f, counts);
+                for i in 0..live.len() {
+                    if live[i] {
+                        out[i] = p;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The product of the counts `counts`, kept from an earlier draw where there is one.
+    #[inline(always)]
+    fn product(&self, f: &Factors, counts: &[u64]) -> Product {
         let kept = counts[0]
             .checked_sub(self.lo)
             .and_then(|k| self.products.get(k as usize));
@@ -342,6 +403,50 @@ impl Interval {
             LOG => Product::of_counts(f, counts),
             bits => Product::Value(f64::from_bits(bits)),
         }
+    }
+}
+
+/// Where the random words of a batch of `N` runs come from in exact mode: read across runs
+/// in lockstep ([`LaneWords`]) while every run reads the same number of words (a uniform w₀,
+/// two-factor intervals), and from each run's own stream from the first draw whose number
+/// of words depends on its values (conditional binomials, more factors) on. Either way each
+/// run reads its own stream (seed, cell, run), word for word.
+pub struct LaneSource<const N: usize> {
+    words: LaneWords<N>,
+    streams: Option<Box<[Philox4x32; N]>>,
+}
+
+impl<const N: usize> LaneSource<N> {
+    /// The streams of runs `first..first + N` of `cell`.
+    #[inline(always)]
+    pub fn new(seed: u64, cell: u32, first: u32) -> Self {
+        LaneSource {
+            words: LaneWords::new(seed, cell, first),
+            streams: None,
+        }
+    }
+
+    /// The next uniform ([`Philox4x32::next_f64`]) of every run's stream; of the first `n`
+    /// runs' streams once they are read run by run (the others' entries are 0).
+    #[inline(always)]
+    pub fn uniforms(&mut self, n: usize) -> [f64; N] {
+        match &mut self.streams {
+            None => self.words.next_f64(),
+            Some(streams) => {
+                let mut u = [0.0; N];
+                for (u, s) in u.iter_mut().zip(streams.iter_mut()).take(n) {
+                    *u = s.next_f64();
+                }
+                u
+            }
+        }
+    }
+
+    /// Each run's own stream, from where the lanes are: from now on words are read run by run.
+    pub fn streams(&mut self) -> &mut [Philox4x32; N] {
+        let words = &self.words;
+        self.streams
+            .get_or_insert_with(|| Box::new(words.streams()))
     }
 }
 

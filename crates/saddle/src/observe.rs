@@ -198,6 +198,27 @@ pub fn ln_norm(w: &[f64]) -> f64 {
     m.ln() + 0.5 * w.iter().map(|x| (x / m) * (x / m)).sum::<f64>().ln()
 }
 
+/// Whether ‖w − c‖ ≥ δ, with ‖w − c‖ computed as √(Σ (wᵢ − cᵢ)²). In one dimension, with
+/// δ in (S, L] = (10⁻¹⁵⁰, 10¹⁵⁰], that is |w − c| ≥ δ, so the square root, the costliest step
+/// of recording a cheap run, is skipped. For x = |w − c| in (S, L), x² is a normal number
+/// and √(x²) rounds to x exactly in binary floating point with rounding to nearest (Boldo,
+/// "Stupid is as stupid does", 2015). Below and above, both sides agree because the
+/// rounded √(x²) is monotone in x: for x ≤ S it is at most √(S²) = S < δ, and for x ≥ L at
+/// least L ≥ δ (∞ where x² overflows). NaN fails both.
+#[inline(always)]
+fn beyond(w: &[f64], c: &[f64], delta: f64) -> bool {
+    if let ([w], [c]) = (w, c) {
+        if delta > SQUARE_SAFE.0 && delta <= SQUARE_SAFE.1 {
+            return (w - c).abs() >= delta;
+        }
+    }
+    let d2: f64 = w.iter().zip(c).map(|(w, c)| (w - c) * (w - c)).sum();
+    d2.sqrt() >= delta
+}
+
+/// (S, L): magnitudes whose squares are normal numbers, with room to spare.
+const SQUARE_SAFE: (f64, f64) = (1e-150, 1e150);
+
 /// ‖w‖ without overflow or underflow of the squares.
 #[inline]
 pub fn norm(w: &[f64]) -> f64 {
@@ -216,23 +237,30 @@ struct TraceAcc {
     absorbed: u64,
 }
 
-/// Values set aside by [`Accumulator::record_batch`] for the means of one record step.
+/// Values set aside by [`Accumulator::record_batch`] for the means of one observer at one
+/// record step (empty between uses).
 #[derive(Clone, Debug, Default)]
 struct Batch {
-    trace_loss: Vec<f64>,
-    trace_norm: Vec<f64>,
-    final_loss: Vec<f64>,
-    final_norm: Vec<f64>,
-    gamma: Vec<f64>,
+    loss: Vec<f64>,
+    norm: Vec<f64>,
 }
 
-impl Batch {
-    fn clear(&mut self) {
-        self.trace_loss.clear();
-        self.trace_norm.clear();
-        self.final_loss.clear();
-        self.final_norm.clear();
-        self.gamma.clear();
+/// Where [`Accumulator::record_views`] puts a value for a mean: into its accumulator at once
+/// (one run), or aside into a batch buffer, for [`Welford::push_all`].
+#[inline(always)]
+fn put(acc: &mut Welford, buf: &mut Option<&mut Vec<f64>>, x: f64) {
+    match buf {
+        Some(b) => b.push(x),
+        None => acc.push(x),
+    }
+}
+
+/// Add a batch buffer's values to `acc` at once and empty it.
+#[inline(always)]
+fn flush(acc: &mut Welford, buf: Option<&mut Vec<f64>>) {
+    if let Some(b) = buf {
+        acc.push_all(b);
+        b.clear();
     }
 }
 
@@ -295,7 +323,7 @@ impl Accumulator {
 
     /// Record one run at one record step.
     pub fn record(&mut self, spec: &ObserveSpec, v: &RunView<'_>) {
-        self.record_one(spec, v, None);
+        self.record_views(spec, std::slice::from_ref(v), false);
     }
 
     /// Record several runs at the same record step, in order: as [`Accumulator::record`] for
@@ -304,126 +332,118 @@ impl Accumulator {
     /// by one. The statistics are the same up to rounding, without a division per run on one
     /// dependency chain, which otherwise bounds how fast cheap runs (exact mode) are counted.
     pub fn record_batch(&mut self, spec: &ObserveSpec, views: &[RunView<'_>]) {
+        self.record_views(spec, views, true);
+    }
+
+    /// Record runs at one record step, observer by observer (which observers record at this
+    /// step is looked up once), with the values for the means pushed one by one or, if
+    /// `batched`, a batch at a time.
+    #[inline(always)]
+    fn record_views(&mut self, spec: &ObserveSpec, views: &[RunView<'_>], batched: bool) {
         let Some(t) = views.first().map(|v| v.t) else {
             return;
         };
+        debug_assert!(
+            views.iter().all(|v| v.t == t),
+            "a batch is recorded at one step"
+        );
         let mut batch = std::mem::take(&mut self.batch);
-        for v in views {
-            debug_assert_eq!(v.t, t, "a batch is recorded at one step");
-            self.record_one(spec, v, Some(&mut batch));
-        }
-        if let Ok(k) = spec.trace_steps.binary_search(&t) {
-            self.trace[k].loss.push_all(&batch.trace_loss);
-            self.trace[k].norm.push_all(&batch.trace_norm);
-        }
-        if let Ok(k) = spec.escape_rate_steps.binary_search(&t) {
-            self.gamma[k].0.push_all(&batch.gamma);
-        }
-        if t == self.t_max {
-            self.final_acc.loss.push_all(&batch.final_loss);
-            self.final_acc.norm.push_all(&batch.final_norm);
-        }
-        batch.clear();
-        self.batch = batch;
-    }
-
-    /// [`Accumulator::record`], with the values for the means set aside in `batch` if given.
-    #[inline(always)]
-    fn record_one(&mut self, spec: &ObserveSpec, v: &RunView<'_>, mut batch: Option<&mut Batch>) {
-        let alive_or_absorbed = !matches!(v.status, Status::Diverged(_));
         for (h, acc) in spec.histograms.iter().zip(&mut self.h1) {
-            if let Ok(k) = h.steps.binary_search(&v.t) {
+            if let Ok(k) = h.steps.binary_search(&t) {
                 let a = &mut acc[k];
-                if !alive_or_absorbed {
-                    a.excluded += 1;
-                    continue;
-                }
-                match bin(v.w[h.param], h.lo, h.hi, h.bins) {
-                    Ok(i) => a.counts[i] += 1,
-                    Err(false) => a.under += 1,
-                    Err(true) => a.over += 1,
+                for v in views {
+                    if matches!(v.status, Status::Diverged(_)) {
+                        a.excluded += 1;
+                        continue;
+                    }
+                    match bin(v.w[h.param], h.lo, h.hi, h.bins) {
+                        Ok(i) => a.counts[i] += 1,
+                        Err(false) => a.under += 1,
+                        Err(true) => a.over += 1,
+                    }
                 }
             }
         }
         for (h, acc) in spec.histograms2d.iter().zip(&mut self.h2) {
-            if let Ok(k) = h.steps.binary_search(&v.t) {
+            if let Ok(k) = h.steps.binary_search(&t) {
                 let a = &mut acc[k];
-                if !alive_or_absorbed {
-                    a.excluded += 1;
-                    continue;
-                }
-                let bx = bin(v.w[h.params[0]], h.lo[0], h.hi[0], h.bins[0]);
-                let by = bin(v.w[h.params[1]], h.lo[1], h.hi[1], h.bins[1]);
-                match (bx, by) {
-                    (Ok(i), Ok(j)) => a.counts[i * h.bins[1] + j] += 1,
-                    (Err(true), _) | (_, Err(true)) => a.over += 1,
-                    _ => a.under += 1,
+                for v in views {
+                    if matches!(v.status, Status::Diverged(_)) {
+                        a.excluded += 1;
+                        continue;
+                    }
+                    let bx = bin(v.w[h.params[0]], h.lo[0], h.hi[0], h.bins[0]);
+                    let by = bin(v.w[h.params[1]], h.lo[1], h.hi[1], h.bins[1]);
+                    match (bx, by) {
+                        (Ok(i), Ok(j)) => a.counts[i * h.bins[1] + j] += 1,
+                        (Err(true), _) | (_, Err(true)) => a.over += 1,
+                        _ => a.under += 1,
+                    }
                 }
             }
         }
-        // Into the Welford accumulator, or set aside for the batch.
-        let push = |w: &mut Welford, set_aside: Option<&mut Vec<f64>>, x: f64| match set_aside {
-            Some(b) => b.push(x),
-            None => w.push(x),
-        };
-        let trace_push =
-            |acc: &mut TraceAcc, bufs: Option<(&mut Vec<f64>, &mut Vec<f64>)>| match v.status {
-                Status::Diverged(_) => acc.diverged += 1,
-                s => {
-                    if let Status::Absorbed(_) = s {
-                        acc.absorbed += 1;
-                    }
-                    let (bl, bn) = bufs.unzip();
-                    if let Some(l) = v.loss {
-                        push(&mut acc.loss, bl, l);
-                    }
-                    push(&mut acc.norm, bn, norm(v.w));
-                }
+        // Mean loss and mean ‖w‖ of the runs that did not diverge.
+        let trace = |acc: &mut TraceAcc, batch: &mut Batch| {
+            let (mut bl, mut bn) = if batched {
+                (Some(&mut batch.loss), Some(&mut batch.norm))
+            } else {
+                (None, None)
             };
-        if let Ok(k) = spec.trace_steps.binary_search(&v.t) {
-            let bufs = batch
-                .as_deref_mut()
-                .map(|b| (&mut b.trace_loss, &mut b.trace_norm));
-            trace_push(&mut self.trace[k], bufs);
-        }
-        if let Ok(k) = spec.escape_rate_steps.binary_search(&v.t) {
-            let (acc, excluded) = &mut self.gamma[k];
-            let zero_start = v.w0.iter().all(|x| *x == 0.0);
-            match v.status {
-                Status::Alive if !zero_start => push(
-                    acc,
-                    batch.as_deref_mut().map(|b| &mut b.gamma),
-                    (ln_norm(v.w) - ln_norm(v.w0)) / v.t as f64,
-                ),
-                _ => *excluded += 1,
-            }
-        }
-        if v.t == self.t_max {
-            self.runs += 1;
-            let bufs = batch.map(|b| (&mut b.final_loss, &mut b.final_norm));
-            trace_push(&mut self.final_acc, bufs);
-            if let Some(e) = &spec.escape {
-                let escaped = match v.status {
-                    Status::Diverged(_) => true,
-                    _ => {
-                        let d2: f64 =
-                            v.w.iter()
-                                .zip(&e.center)
-                                .map(|(w, c)| (w - c) * (w - c))
-                                .sum();
-                        d2.sqrt() >= e.delta
+            for v in views {
+                match v.status {
+                    Status::Diverged(_) => acc.diverged += 1,
+                    s => {
+                        if let Status::Absorbed(_) = s {
+                            acc.absorbed += 1;
+                        }
+                        if let Some(l) = v.loss {
+                            put(&mut acc.loss, &mut bl, l);
+                        }
+                        put(&mut acc.norm, &mut bn, norm(v.w));
                     }
-                };
-                self.escaped += escaped as u64;
+                }
+            }
+            flush(&mut acc.loss, bl);
+            flush(&mut acc.norm, bn);
+        };
+        if let Ok(k) = spec.trace_steps.binary_search(&t) {
+            trace(&mut self.trace[k], &mut batch);
+        }
+        if let Ok(k) = spec.escape_rate_steps.binary_search(&t) {
+            let (acc, excluded) = &mut self.gamma[k];
+            let mut buf = batched.then_some(&mut batch.loss);
+            for v in views {
+                let zero_start = v.w0.iter().all(|x| *x == 0.0);
+                match v.status {
+                    Status::Alive if !zero_start => {
+                        put(acc, &mut buf, (ln_norm(v.w) - ln_norm(v.w0)) / v.t as f64)
+                    }
+                    _ => *excluded += 1,
+                }
+            }
+            flush(acc, buf);
+        }
+        if t == self.t_max {
+            self.runs += views.len() as u64;
+            trace(&mut self.final_acc, &mut batch);
+            if let Some(e) = &spec.escape {
+                for v in views {
+                    let escaped = match v.status {
+                        Status::Diverged(_) => true,
+                        _ => beyond(v.w, &e.center, e.delta),
+                    };
+                    self.escaped += escaped as u64;
+                }
             }
             if spec.final_states {
-                self.finals.push(FinalState {
+                self.finals.extend(views.iter().map(|v| FinalState {
                     run: v.run,
                     w: v.w.to_vec(),
                     status: v.status,
-                });
+                }));
             }
         }
+        self.batch = batch;
     }
 
     /// Merge the accumulator of the next chunk (call in chunk order).
@@ -631,4 +651,53 @@ pub struct Observed {
     pub escape_rate: Vec<EscapeRatePoint>,
     /// Final states, in run order.
     pub final_states: Option<Vec<FinalState>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-dimensional shortcut of the escape test is the square-root form: for δ at and
+    /// near the ends of its range and in between, and states over every binade of f64
+    /// (subnormal to overflowing squares), next to δ, and not finite.
+    #[test]
+    fn one_dimensional_escape_test_is_the_square_root_form() {
+        let by_root = |x: f64, c: f64, d: f64| ((x - c) * (x - c)).sqrt() >= d;
+        let (s, l) = SQUARE_SAFE;
+        let up = |x: f64| f64::from_bits(x.to_bits() + 1);
+        let down = |x: f64| f64::from_bits(x.to_bits() - 1);
+        let mut rng = crate::rng::Philox4x32::new(5, 0, 0);
+        let mut checked = 0;
+        for d in [up(s), 2.0 * s, 1e-100, 0.05, 1.0, 3e7, 1e100, down(l), l] {
+            for e in -1074..=1023 {
+                for _ in 0..8 {
+                    let x = (1.0 + rng.next_f64()) * 2f64.powi(e);
+                    for w in [x, -x, up(x), d, up(d), down(d), -d] {
+                        for c in [0.0, 0.25 * d] {
+                            assert_eq!(beyond(&[w], &[c], d), by_root(w, c, d), "w {w:e} δ {d:e}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+            for w in [
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                0.0,
+                s,
+                l,
+                f64::MAX,
+            ] {
+                assert_eq!(
+                    beyond(&[w], &[0.0], d),
+                    by_root(w, 0.0, d),
+                    "w {w:e} δ {d:e}"
+                );
+            }
+        }
+        assert!(checked > 2_000_000);
+        // Outside (S, L] the square root is taken: δ = S, say, and |w| below it.
+        assert_eq!(beyond(&[1e-160], &[0.0], s), by_root(1e-160, 0.0, s));
+    }
 }

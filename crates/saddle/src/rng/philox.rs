@@ -92,20 +92,21 @@ fn key_of(seed: u64) -> [u32; 2] {
     [seed as u32, (seed >> 32) as u32]
 }
 
-/// The first blocks of `N` consecutive runs' streams at once: block 0 of
+/// Block `block` of `N` consecutive runs' streams at once: that block of
 /// [`Philox4x32::new`]`(seed, cell, first + i)` for i in 0..N, word j of run i at
 /// `[j][i]`. The same rounds as [`philox4x32_10`], written across runs (structure of
 /// arrays, 32 × 32 → 64-bit products in 64-bit lanes) so the compiler vectorises them.
-/// Hand each run its block with [`Philox4x32::with_first_block`].
+/// [`LaneWords`] reads streams this way.
 #[inline(always)]
 #[must_use]
-pub fn first_blocks<const N: usize>(seed: u64, cell: u32, first: u32) -> [[u32; N]; 4] {
+pub fn blocks<const N: usize>(seed: u64, cell: u32, first: u32, block: u64) -> [[u32; N]; 4] {
     let mut k = key_of(seed);
-    // Counter [0, run, cell, 0]; carried as u64 lanes so each product is one vector multiply.
-    let mut c0 = [0u64; N];
+    // Counter [block_lo, run, cell, block_hi]; carried as u64 lanes so each product is one
+    // vector multiply.
+    let mut c0 = [u64::from(block as u32); N];
     let mut c1: [u64; N] = std::array::from_fn(|i| u64::from(first.wrapping_add(i as u32)));
     let mut c2 = [u64::from(cell); N];
-    let mut c3 = [0u64; N];
+    let mut c3 = [block >> 32; N];
     for r in 0..10 {
         if r > 0 {
             k = bump_key(k);
@@ -123,6 +124,75 @@ pub fn first_blocks<const N: usize>(seed: u64, cell: u32, first: u32) -> [[u32; 
         }
     }
     [c0, c1, c2, c3].map(|c| c.map(|x| x as u32))
+}
+
+/// The streams of `N` consecutive runs, read in lockstep: each call hands out the next word
+/// of every run's stream at once, their blocks generated across runs ([`blocks`]). Word for
+/// word the streams [`Philox4x32::new`]`(seed, cell, first + i)` read by
+/// [`Philox4x32::next_word`], as long as every run draws the same number of words;
+/// [`LaneWords::streams`] hands each run its own stream from where the lanes are.
+#[derive(Clone, Debug)]
+pub struct LaneWords<const N: usize> {
+    seed: u64,
+    cell: u32,
+    first: u32,
+    /// Index of the block in `words`.
+    block: u64,
+    /// The block's words: word j of run i at `[j][i]`.
+    words: [[u32; N]; 4],
+    /// The next word to hand out; 4 once the block is used up.
+    idx: usize,
+}
+
+impl<const N: usize> LaneWords<N> {
+    /// The streams of runs `first..first + N` (wrapping) of `cell`, at their start.
+    #[inline(always)]
+    #[must_use]
+    pub fn new(seed: u64, cell: u32, first: u32) -> Self {
+        LaneWords {
+            seed,
+            cell,
+            first,
+            block: 0,
+            words: blocks(seed, cell, first, 0),
+            idx: 0,
+        }
+    }
+
+    /// The next word of every run's stream.
+    #[inline(always)]
+    pub fn next_words(&mut self) -> [u32; N] {
+        if self.idx >= 4 {
+            self.block += 1;
+            self.words = blocks(self.seed, self.cell, self.first, self.block);
+            self.idx = 0;
+        }
+        let w = self.words[self.idx];
+        self.idx += 1;
+        w
+    }
+
+    /// The next uniform of every run's stream: [`Philox4x32::next_f64`] across runs.
+    #[inline(always)]
+    pub fn next_f64(&mut self) -> [f64; N] {
+        let a = self.next_words();
+        let b = self.next_words();
+        let mut u = [0.0; N];
+        for ((u, a), b) in u.iter_mut().zip(a).zip(b) {
+            *u = u01(a, b);
+        }
+        u
+    }
+
+    /// Each run's own stream, positioned where the lanes are (the same next word).
+    #[must_use]
+    pub fn streams(&self) -> [Philox4x32; N] {
+        std::array::from_fn(|i| {
+            let block = [0, 1, 2, 3].map(|j| self.words[j][i]);
+            let run = self.first.wrapping_add(i as u32);
+            Philox4x32::resume(self.seed, self.cell, run, self.block, block, self.idx)
+        })
+    }
 }
 
 /// A Philox4x32-10 stream: successive blocks of a fixed key, read word by word.
@@ -174,15 +244,16 @@ impl Philox4x32 {
         Self::from_key_counter(key_of(seed), [0, run, cell, 0])
     }
 
-    /// [`Philox4x32::new`]`(seed, cell, run)` given its block 0 (computed elsewhere, e.g.
-    /// by [`first_blocks`] for many runs at once): the same stream, word for word, with
-    /// block 0 already generated.
+    /// [`Philox4x32::new`]`(seed, cell, run)` after `idx` words of its block `block`, given
+    /// that block's words (computed elsewhere, e.g. by [`blocks`] for many runs at once):
+    /// the same stream, word for word, from there on.
     #[must_use]
-    pub fn with_first_block(seed: u64, cell: u32, run: u32, block0: [u32; 4]) -> Self {
+    pub fn resume(seed: u64, cell: u32, run: u32, block: u64, words: [u32; 4], idx: usize) -> Self {
+        let next = block.wrapping_add(1);
         Self {
-            buf: block0,
-            idx: 0,
-            ..Self::from_key_counter(key_of(seed), [1, run, cell, 0])
+            buf: words,
+            idx: idx.min(4),
+            ..Self::from_key_counter(key_of(seed), [next as u32, run, cell, (next >> 32) as u32])
         }
     }
 
@@ -468,27 +539,50 @@ mod tests {
         }
     }
 
-    /// The lane-parallel first blocks are the scalar ones, and a stream handed its first
-    /// block is the stream, word for word (past block 0 too).
+    /// Blocks computed across runs are the streams' blocks; streams read in lockstep are the
+    /// streams, word for word, across block boundaries; and a stream resumed where the lanes
+    /// are goes on as the plain stream.
     #[test]
-    #[allow(clippy::needless_range_loop)] // i indexes the four word arrays at once
-    fn first_blocks_are_the_streams_first_blocks() {
+    fn lane_words_are_the_streams_words() {
         for (seed, cell, first) in [
             (0u64, 0u32, 0u32),
             (0x1234_5678_9abc_def0, 7, 1000),
             (u64::MAX, u32::MAX, u32::MAX - 5),
         ] {
-            let b = first_blocks::<16>(seed, cell, first);
-            for i in 0..16 {
-                let run = first.wrapping_add(i as u32);
-                let block = [b[0][i], b[1][i], b[2][i], b[3][i]];
-                let mut plain = Philox4x32::new(seed, cell, run);
-                let mut given = Philox4x32::with_first_block(seed, cell, run, block);
-                assert_eq!(block, Philox4x32::new(seed, cell, run).next_block());
-                for _ in 0..11 {
-                    assert_eq!(given.next_word(), plain.next_word());
+            let runs: Vec<u32> = (0..16).map(|i| first.wrapping_add(i)).collect();
+            let mut plain: Vec<_> = runs
+                .iter()
+                .map(|&r| Philox4x32::new(seed, cell, r))
+                .collect();
+            let mut lanes = LaneWords::<16>::new(seed, cell, first);
+            for step in 0..11 {
+                if step % 3 == 2 {
+                    let u = lanes.next_f64();
+                    for (p, u) in plain.iter_mut().zip(u) {
+                        assert_eq!(p.next_f64().to_bits(), u.to_bits());
+                    }
+                } else {
+                    let w = lanes.next_words();
+                    for (p, w) in plain.iter_mut().zip(w) {
+                        assert_eq!(p.next_word(), w);
+                    }
                 }
-                assert_eq!(given, plain);
+                let streams = lanes.streams();
+                for (p, s) in plain.iter().zip(&streams) {
+                    let (mut p, mut s) = (p.clone(), s.clone());
+                    for _ in 0..9 {
+                        assert_eq!(s.next_word(), p.next_word());
+                    }
+                    assert_eq!(s, p);
+                }
+            }
+            // A block far along, with its index's high word set.
+            let far = (1u64 << 32) + 5;
+            let b = blocks::<16>(seed, cell, first, far);
+            for (i, &run) in runs.iter().enumerate() {
+                let ctr = [far as u32, run, cell, (far >> 32) as u32];
+                let want = philox4x32_10(ctr, [seed as u32, (seed >> 32) as u32]);
+                assert_eq!([b[0][i], b[1][i], b[2][i], b[3][i]], want);
             }
         }
     }
