@@ -16,7 +16,7 @@ use crate::model::{Model, Moments, Sample};
 use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
-use crate::rng::{standard_normal, stream, Philox4x32};
+use crate::rng::{standard_normal, stream, LaneWords, Philox4x32};
 use crate::vector::Vector;
 use rayon::prelude::*;
 
@@ -36,6 +36,8 @@ pub const LANES: usize = 32;
 enum Job<'j> {
     Step,
     Exact(&'j Factors, &'j [Interval]),
+    /// Exact mode with one two-factor interval and only the final step observed.
+    ExactFinal(&'j Factors, &'j Interval),
 }
 
 /// Runs whose streams' first blocks exact mode computes at once.
@@ -220,6 +222,8 @@ pub struct Ensemble<'a, M: Model, O: Optimizer<M::W>> {
     moments: Moments,
     absorbing: bool,
     coin: Option<(Sample, Sample)>,
+    /// Exact mode always by its general path (tests compare it with the shortcut).
+    full_exact: bool,
 }
 
 impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
@@ -254,6 +258,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 && settings.sigma == 0.0
                 && opt.rests_with_zero_gradient(),
             coin: noise.sampler().coin(),
+            full_exact: false,
         };
         if settings.gradient == GradientSource::Expected {
             let mut g = M::W::zeros();
@@ -348,9 +353,101 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 c
             })
             .collect();
-        self.reduce(progress, |runs| {
-            self.run_chunk(Job::Exact(f, &intervals), runs)
-        })
+        // The common case (a phase diagram's cells: the final step only, two factors) has a
+        // kernel of its own, written across runs; it gives the same result.
+        let job = match intervals.as_slice() {
+            [one] if one.is_two() && self.settings.observe.final_only() && !self.full_exact => {
+                Job::ExactFinal(f, one)
+            }
+            _ => Job::Exact(f, &intervals),
+        };
+        self.reduce(progress, |runs| self.run_chunk(job, runs))
+    }
+
+    /// [`Ensemble::exact_chunk`] for one two-factor interval (from step 0 to T) and only the
+    /// final step observed ([`ObserveSpec::final_only`]): each stage across the batch's runs
+    /// at once, with the rare runs that leave the range of plain products (absorbed,
+    /// diverged, a product kept by its logarithm or outside the kept window) taken through
+    /// the general path one by one. Draws, states and records are those of `exact_chunk`.
+    #[inline(always)]
+    fn exact_final_chunk(
+        &self,
+        f: &Factors,
+        interval: &Interval,
+        runs: std::ops::Range<u64>,
+    ) -> Accumulator {
+        let _ftz = crate::flush::FlushToZero::on();
+        let s = self.settings;
+        let mut acc = Accumulator::new(&s.observe, s.steps);
+        let walls = Walls::new(s.bound);
+        let limit = s.bound.min(f64::MAX);
+        // A run whose new state is a plain product within the walls, from a start that does
+        // not absorb (NaN, where no product was kept, is not).
+        let start_floor = if self.absorbing { ABSORB_BELOW } else { 0.0 };
+        let plain = |w0: f64, w: f64| {
+            w.abs() >= ABSORB_BELOW && w.abs() <= limit && w0.abs() >= start_floor
+        };
+        let t = s.steps;
+        let mut w0 = [0.0; EXACT_LANES];
+        let mut k = [0u64; EXACT_LANES];
+        let mut w = [0.0; EXACT_LANES];
+        let mut loss = [0.0; EXACT_LANES];
+        let mut status = [Status::Alive; EXACT_LANES];
+        let mut first = runs.start;
+        while first < runs.end {
+            let n = (runs.end - first).min(EXACT_LANES as u64) as usize;
+            let mut src = LaneWords::<EXACT_LANES>::new(s.seed, s.cell, first as u32);
+            match &s.init {
+                Init::Point(x) => w0 = [x[0]; EXACT_LANES],
+                Init::Uniform { lo, hi } => {
+                    let u = src.next_f64();
+                    for i in 0..EXACT_LANES {
+                        w0[i] = lo[0] + (hi[0] - lo[0]) * u[i];
+                    }
+                }
+            }
+            let u = src.next_f64();
+            for i in 0..EXACT_LANES {
+                k[i] = interval.invert(u[i]);
+            }
+            // The kept products (NaN where there is none to take) and the new states.
+            let mut rare = false;
+            for i in 0..EXACT_LANES {
+                w[i] = w0[i] * interval.kept_value(f, k[i]);
+                status[i] = Status::Alive;
+                rare |= !plain(w0[i], w[i]);
+            }
+            if rare {
+                for i in 0..n {
+                    if plain(w0[i], w[i]) {
+                        continue;
+                    }
+                    let w0i = M::W::from_slice(&[w0[i]]);
+                    status[i] = self.start_status(&w0i);
+                    w[i] = w0[i];
+                    if status[i] == Status::Alive {
+                        let p = interval.product_of_first(f, k[i]);
+                        match walls.advance(w0[i], &p) {
+                            Next::Absorbed => {
+                                status[i] = Status::Absorbed(t);
+                                w[i] = 0.0;
+                            }
+                            Next::Diverged => status[i] = Status::Diverged(t),
+                            Next::At(y) => w[i] = y,
+                        }
+                    }
+                }
+            }
+            for i in 0..n {
+                let wi = M::W::from_slice(&[w[i]]);
+                loss[i] = self
+                    .recorded_loss(&wi, &mut status[i], t)
+                    .unwrap_or(f64::NAN);
+            }
+            acc.record_final(&s.observe, &w[..n], &status[..n], &loss[..n]);
+            first += n as u64;
+        }
+        acc
     }
 
     #[inline(always)]
@@ -360,6 +457,10 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         intervals: &[Interval],
         runs: std::ops::Range<u64>,
     ) -> Accumulator {
+        // As when stepping: a loss (or a square in the statistics) below the normal range is
+        // 0, not a subnormal number, whose arithmetic is a hundred times slower. The states
+        // themselves never go below ABSORB_BELOW, a normal number.
+        let _ftz = crate::flush::FlushToZero::on();
         let s = self.settings;
         let mut acc = Accumulator::new(&s.observe, s.steps);
         let walls = Walls::new(s.bound);
@@ -448,6 +549,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         match job {
             Job::Step => self.run_chunk_body(runs),
             Job::Exact(f, intervals) => self.exact_chunk(f, intervals, runs),
+            Job::ExactFinal(f, interval) => self.exact_final_chunk(f, interval, runs),
         }
     }
 

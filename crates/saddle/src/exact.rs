@@ -381,6 +381,47 @@ impl Interval {
         }
     }
 
+    /// Whether the interval has two factors (its counts one binomial).
+    pub fn is_two(&self) -> bool {
+        matches!(self.counts, Counts::Two { .. })
+    }
+
+    /// Two factors: the first count drawn by the uniform `u` (as [`Interval::draw`] does with
+    /// the stream's next uniform).
+    #[inline(always)]
+    pub fn invert(&self, u: f64) -> u64 {
+        match &self.counts {
+            Counts::Two { table, .. } => table.invert(u),
+            _ => unreachable!("invert is for two-factor intervals"),
+        }
+    }
+
+    /// Two factors: the product for first count `k`, as [`Interval::draw`] returns it.
+    #[inline(always)]
+    pub fn product_of_first(&self, f: &Factors, k: u64) -> Product {
+        match &self.counts {
+            Counts::Two { n, .. } => self.product(f, &[k, n - k]),
+            _ => unreachable!("product_of_first is for two-factor intervals"),
+        }
+    }
+
+    /// Two factors: the product for first count `k` as a number where it is one
+    /// ([`Product::Value`]) and `k` is within the kept window, else NaN.
+    #[inline(always)]
+    pub fn kept_value(&self, f: &Factors, k: u64) -> f64 {
+        match self.products.get(k.wrapping_sub(self.lo) as usize) {
+            // LOG is a NaN too.
+            Some(cell) => match cell.load(Ordering::Relaxed) {
+                UNSET => match self.product_of_first(f, k) {
+                    Product::Value(v) => v,
+                    Product::Log { .. } => f64::NAN,
+                },
+                bits => f64::from_bits(bits),
+            },
+            None => f64::NAN,
+        }
+    }
+
     /// The product of the counts `counts`, kept from an earlier draw where there is one.
     #[inline(always)]
     fn product(&self, f: &Factors, counts: &[u64]) -> Product {

@@ -85,6 +85,17 @@ pub fn log_steps(t_max: u64, n: usize) -> Vec<u64> {
 }
 
 impl ObserveSpec {
+    /// Whether nothing is observed but the final step's means, counts and escape fraction
+    /// (no histograms, traces, escape rates or kept final states): what
+    /// [`Accumulator::record_final`] records.
+    pub fn final_only(&self) -> bool {
+        self.histograms.is_empty()
+            && self.histograms2d.is_empty()
+            && self.trace_steps.is_empty()
+            && self.escape_rate_steps.is_empty()
+            && !self.final_states
+    }
+
     /// All record steps, sorted and unique, always including the final step `t_max`.
     pub fn record_steps(&self, t_max: u64) -> Vec<u64> {
         let mut s: Vec<u64> = self
@@ -255,6 +266,39 @@ fn put(acc: &mut Welford, buf: &mut Option<&mut Vec<f64>>, x: f64) {
     }
 }
 
+/// Mean loss and mean ‖w‖ of the runs `(w, status, loss)` that did not diverge, with counts
+/// of the diverged and absorbed ones; values pushed one by one or, if `batched`, a batch at a
+/// time.
+#[inline(always)]
+fn trace<'v>(
+    acc: &mut TraceAcc,
+    batch: &mut Batch,
+    batched: bool,
+    runs: impl Iterator<Item = (&'v [f64], Status, Option<f64>)>,
+) {
+    let (mut bl, mut bn) = if batched {
+        (Some(&mut batch.loss), Some(&mut batch.norm))
+    } else {
+        (None, None)
+    };
+    for (w, status, loss) in runs {
+        match status {
+            Status::Diverged(_) => acc.diverged += 1,
+            s => {
+                if let Status::Absorbed(_) = s {
+                    acc.absorbed += 1;
+                }
+                if let Some(l) = loss {
+                    put(&mut acc.loss, &mut bl, l);
+                }
+                put(&mut acc.norm, &mut bn, norm(w));
+            }
+        }
+    }
+    flush(&mut acc.loss, bl);
+    flush(&mut acc.norm, bn);
+}
+
 /// Add a batch buffer's values to `acc` at once and empty it.
 #[inline(always)]
 fn flush(acc: &mut Welford, buf: Option<&mut Vec<f64>>) {
@@ -382,32 +426,9 @@ impl Accumulator {
                 }
             }
         }
-        // Mean loss and mean ‖w‖ of the runs that did not diverge.
-        let trace = |acc: &mut TraceAcc, batch: &mut Batch| {
-            let (mut bl, mut bn) = if batched {
-                (Some(&mut batch.loss), Some(&mut batch.norm))
-            } else {
-                (None, None)
-            };
-            for v in views {
-                match v.status {
-                    Status::Diverged(_) => acc.diverged += 1,
-                    s => {
-                        if let Status::Absorbed(_) = s {
-                            acc.absorbed += 1;
-                        }
-                        if let Some(l) = v.loss {
-                            put(&mut acc.loss, &mut bl, l);
-                        }
-                        put(&mut acc.norm, &mut bn, norm(v.w));
-                    }
-                }
-            }
-            flush(&mut acc.loss, bl);
-            flush(&mut acc.norm, bn);
-        };
+        let runs = || views.iter().map(|v| (v.w, v.status, v.loss));
         if let Ok(k) = spec.trace_steps.binary_search(&t) {
-            trace(&mut self.trace[k], &mut batch);
+            trace(&mut self.trace[k], &mut batch, batched, runs());
         }
         if let Ok(k) = spec.escape_rate_steps.binary_search(&t) {
             let (acc, excluded) = &mut self.gamma[k];
@@ -424,17 +445,7 @@ impl Accumulator {
             flush(acc, buf);
         }
         if t == self.t_max {
-            self.runs += views.len() as u64;
-            trace(&mut self.final_acc, &mut batch);
-            if let Some(e) = &spec.escape {
-                for v in views {
-                    let escaped = match v.status {
-                        Status::Diverged(_) => true,
-                        _ => beyond(v.w, &e.center, e.delta),
-                    };
-                    self.escaped += escaped as u64;
-                }
-            }
+            self.final_means(spec, &mut batch, batched, runs());
             if spec.final_states {
                 self.finals.extend(views.iter().map(|v| FinalState {
                     run: v.run,
@@ -444,6 +455,46 @@ impl Accumulator {
             }
         }
         self.batch = batch;
+    }
+
+    /// Record runs of a one-parameter model at the final step, given as arrays: states `w`
+    /// (for a diverged run its last finite state), statuses, and expected losses (NaN where
+    /// there is none). The same as [`Accumulator::record_batch`] with their views, for a spec
+    /// that observes only the final step's means and escape fraction
+    /// ([`ObserveSpec::final_only`]).
+    #[inline(always)]
+    pub fn record_final(&mut self, spec: &ObserveSpec, w: &[f64], status: &[Status], loss: &[f64]) {
+        debug_assert!(spec.final_only() && w.len() == status.len() && w.len() == loss.len());
+        let mut batch = std::mem::take(&mut self.batch);
+        let runs = w.iter().zip(status).zip(loss).map(|((w, s), l)| {
+            (std::slice::from_ref(w), *s, (!l.is_nan()).then_some(*l))
+        });
+        self.final_means(spec, &mut batch, true, runs);
+        self.batch = batch;
+    }
+
+    /// The final step's run count, means (as [`trace`]) and escape count.
+    #[inline(always)]
+    fn final_means<'v>(
+        &mut self,
+        spec: &ObserveSpec,
+        batch: &mut Batch,
+        batched: bool,
+        runs: impl Iterator<Item = (&'v [f64], Status, Option<f64>)> + Clone,
+    ) {
+        let before = self.final_acc.diverged;
+        self.runs += runs.clone().count() as u64;
+        trace(&mut self.final_acc, batch, batched, runs.clone());
+        if let Some(e) = &spec.escape {
+            // A diverged run has escaped.
+            let mut escaped = self.final_acc.diverged - before;
+            for (w, s, _) in runs {
+                if !matches!(s, Status::Diverged(_)) {
+                    escaped += beyond(w, &e.center, e.delta) as u64;
+                }
+            }
+            self.escaped += escaped;
+        }
     }
 
     /// Merge the accumulator of the next chunk (call in chunk order).
