@@ -389,7 +389,6 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         };
         let t = s.steps;
         let mut w0 = [0.0; EXACT_LANES];
-        let mut k = [0u64; EXACT_LANES];
         let mut w = [0.0; EXACT_LANES];
         let mut loss = [0.0; EXACT_LANES];
         let mut status = [Status::Alive; EXACT_LANES];
@@ -406,10 +405,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     }
                 }
             }
-            let u = src.next_f64();
-            for i in 0..EXACT_LANES {
-                k[i] = interval.invert(u[i]);
-            }
+            let k = interval.invert_all(&src.next_f64());
             // The kept products (NaN where there is none to take) and the new states.
             let mut rare = false;
             for i in 0..EXACT_LANES {

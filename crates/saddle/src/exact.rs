@@ -177,9 +177,36 @@ impl BinomialTable {
     /// The count whose CDF interval holds `u` ∈ [0, 1): the smallest k with cdf\[k\] > u.
     #[inline(always)]
     fn invert(&self, u: f64) -> u64 {
-        let (cdf, guide) = (&self.cdf, &self.guide);
-        let mut k = guide[((u * guide.len() as f64) as usize).min(guide.len() - 1)] as usize;
-        while cdf[k] <= u {
+        self.search(self.bucket(u), u)
+    }
+
+    /// [`BinomialTable::invert`] for each of `u`, the guide's buckets computed across them
+    /// first (so that step vectorises).
+    #[inline(always)]
+    fn invert_all<const N: usize>(&self, u: &[f64; N]) -> [u64; N] {
+        let mut j = [0usize; N];
+        for (j, &u) in j.iter_mut().zip(u) {
+            *j = self.bucket(u);
+        }
+        let mut k = [0u64; N];
+        for ((k, &j), &u) in k.iter_mut().zip(&j).zip(u) {
+            *k = self.search(j, u);
+        }
+        k
+    }
+
+    /// The guide entry to start from for `u`.
+    #[inline(always)]
+    fn bucket(&self, u: f64) -> usize {
+        let len = self.guide.len();
+        ((u * len as f64) as usize).min(len - 1)
+    }
+
+    /// The smallest k with cdf\[k\] > u, from guide entry `j` on.
+    #[inline(always)]
+    fn search(&self, j: usize, u: f64) -> u64 {
+        let mut k = self.guide[j] as usize;
+        while self.cdf[k] <= u {
             k += 1;
         }
         k as u64
@@ -386,13 +413,13 @@ impl Interval {
         matches!(self.counts, Counts::Two { .. })
     }
 
-    /// Two factors: the first count drawn by the uniform `u` (as [`Interval::draw`] does with
-    /// the stream's next uniform).
+    /// Two factors: the first counts drawn by the uniforms `u` (as [`Interval::draw`] does
+    /// with each stream's next uniform).
     #[inline(always)]
-    pub fn invert(&self, u: f64) -> u64 {
+    pub fn invert_all<const N: usize>(&self, u: &[f64; N]) -> [u64; N] {
         match &self.counts {
-            Counts::Two { table, .. } => table.invert(u),
-            _ => unreachable!("invert is for two-factor intervals"),
+            Counts::Two { table, .. } => table.invert_all(u),
+            _ => unreachable!("invert_all is for two-factor intervals"),
         }
     }
 

@@ -219,12 +219,18 @@ pub fn ln_norm(w: &[f64]) -> f64 {
 #[inline(always)]
 fn beyond(w: &[f64], c: &[f64], delta: f64) -> bool {
     if let ([w], [c]) = (w, c) {
-        if delta > SQUARE_SAFE.0 && delta <= SQUARE_SAFE.1 {
+        if root_free(delta) {
             return (w - c).abs() >= delta;
         }
     }
     let d2: f64 = w.iter().zip(c).map(|(w, c)| (w - c) * (w - c)).sum();
     d2.sqrt() >= delta
+}
+
+/// Whether [`beyond`] in one dimension is |w − c| ≥ δ: δ in (S, L].
+#[inline(always)]
+fn root_free(delta: f64) -> bool {
+    delta > SQUARE_SAFE.0 && delta <= SQUARE_SAFE.1
 }
 
 /// (S, L): magnitudes whose squares are normal numbers, with room to spare.
@@ -466,6 +472,28 @@ impl Accumulator {
     pub fn record_final(&mut self, spec: &ObserveSpec, w: &[f64], status: &[Status], loss: &[f64]) {
         debug_assert!(spec.final_only() && w.len() == status.len() && w.len() == loss.len());
         let mut batch = std::mem::take(&mut self.batch);
+        let plain = status.iter().all(|s| *s == Status::Alive) && !loss.iter().any(|l| l.is_nan());
+        if plain {
+            // Every run alive, with a loss: what `final_means` does, stage by stage.
+            self.runs += w.len() as u64;
+            self.final_acc.loss.push_all(loss);
+            batch.norm.extend(w.iter().map(|x| norm(std::slice::from_ref(x))));
+            self.final_acc.norm.push_all(&batch.norm);
+            batch.norm.clear();
+            if let Some(e) = &spec.escape {
+                self.escaped += match e.center[..] {
+                    [c] if root_free(e.delta) => {
+                        w.iter().map(|x| ((x - c).abs() >= e.delta) as u64).sum::<u64>()
+                    }
+                    _ => w
+                        .iter()
+                        .map(|x| beyond(std::slice::from_ref(x), &e.center, e.delta) as u64)
+                        .sum(),
+                };
+            }
+            self.batch = batch;
+            return;
+        }
         let runs = w.iter().zip(status).zip(loss).map(|((w, s), l)| {
             (std::slice::from_ref(w), *s, (!l.is_nan()).then_some(*l))
         });
