@@ -388,6 +388,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             w.abs() >= ABSORB_BELOW && w.abs() <= limit && w0.abs() >= start_floor
         };
         let t = s.steps;
+        let has_loss = self.expected_loss(&M::W::zeros()).is_some();
+        let alive = [Status::Alive; EXACT_LANES];
         let mut w0 = [0.0; EXACT_LANES];
         let mut w = [0.0; EXACT_LANES];
         let mut loss = [0.0; EXACT_LANES];
@@ -406,41 +408,48 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 }
             }
             let k = interval.invert_all(&src.next_f64());
-            // The kept products (NaN where there is none to take) and the new states.
+            // The kept products (NaN where there is none to take), the new states and their
+            // losses.
             let mut rare = false;
             for i in 0..EXACT_LANES {
                 w[i] = w0[i] * interval.kept_value(f, k[i]);
-                status[i] = Status::Alive;
                 rare |= !plain(w0[i], w[i]);
             }
+            for i in 0..EXACT_LANES {
+                let wi = M::W::from_slice(&[w[i]]);
+                loss[i] = self.expected_loss(&wi).unwrap_or(f64::NAN);
+                // A loss that overflows diverges the run (`recorded_loss`).
+                rare |= has_loss && !loss[i].is_finite();
+            }
             if rare {
+                // Run by run, as `exact_chunk`.
                 for i in 0..n {
-                    if plain(w0[i], w[i]) {
-                        continue;
-                    }
-                    let w0i = M::W::from_slice(&[w0[i]]);
-                    status[i] = self.start_status(&w0i);
-                    w[i] = w0[i];
-                    if status[i] == Status::Alive {
-                        let p = interval.product_of_first(f, k[i]);
-                        match walls.advance(w0[i], &p) {
-                            Next::Absorbed => {
-                                status[i] = Status::Absorbed(t);
-                                w[i] = 0.0;
+                    status[i] = Status::Alive;
+                    if !plain(w0[i], w[i]) {
+                        let w0i = M::W::from_slice(&[w0[i]]);
+                        status[i] = self.start_status(&w0i);
+                        w[i] = w0[i];
+                        if status[i] == Status::Alive {
+                            let p = interval.product_of_first(f, k[i]);
+                            match walls.advance(w0[i], &p) {
+                                Next::Absorbed => {
+                                    status[i] = Status::Absorbed(t);
+                                    w[i] = 0.0;
+                                }
+                                Next::Diverged => status[i] = Status::Diverged(t),
+                                Next::At(y) => w[i] = y,
                             }
-                            Next::Diverged => status[i] = Status::Diverged(t),
-                            Next::At(y) => w[i] = y,
                         }
                     }
+                    let wi = M::W::from_slice(&[w[i]]);
+                    loss[i] = self
+                        .recorded_loss(&wi, &mut status[i], t)
+                        .unwrap_or(f64::NAN);
                 }
+                acc.record_final(&s.observe, &w[..n], &status[..n], &loss[..n]);
+            } else {
+                acc.record_final(&s.observe, &w[..n], &alive[..n], &loss[..n]);
             }
-            for i in 0..n {
-                let wi = M::W::from_slice(&[w[i]]);
-                loss[i] = self
-                    .recorded_loss(&wi, &mut status[i], t)
-                    .unwrap_or(f64::NAN);
-            }
-            acc.record_final(&s.observe, &w[..n], &status[..n], &loss[..n]);
             first += n as u64;
         }
         acc
