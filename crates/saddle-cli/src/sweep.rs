@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use saddle::config::Experiment;
 use saddle::experiment::Summary;
-use saddle::sweep::{cell_experiment, Cell};
+use saddle::sweep::{Cell, CellTables};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -305,21 +305,24 @@ pub fn run(
     let checked: Vec<Result<(Cell, Experiment)>> = cells
         .into_par_iter()
         .filter(|c| c.index % n == k - 1)
-        .map(|c| {
-            let bad = |e: &dyn std::fmt::Display| {
-                let at: Vec<String> = c
-                    .assignments
-                    .iter()
-                    .map(|(p, v)| format!("{p} = {v}"))
-                    .collect();
-                InputError(format!("sweep cell {} ({}): {e}", c.index, at.join(", ")))
-            };
-            let e = cell_experiment(&loaded.table, &c).map_err(|e| bad(&e))?;
-            // Also what only the engine checks (e.g. GD needs an expected gradient), so a
-            // sweep that cannot run fails before it creates its directory.
-            saddle::experiment::check(&e).map_err(|e| bad(&e))?;
-            Ok((c, e))
-        })
+        .map_init(
+            || CellTables::new(&loaded.table),
+            |tables, c| {
+                let bad = |e: &dyn std::fmt::Display| {
+                    let at: Vec<String> = c
+                        .assignments
+                        .iter()
+                        .map(|(p, v)| format!("{p} = {v}"))
+                        .collect();
+                    InputError(format!("sweep cell {} ({}): {e}", c.index, at.join(", ")))
+                };
+                let e = tables.experiment(&c).map_err(|e| bad(&e))?;
+                // Also what only the engine checks (e.g. GD needs an expected gradient), so a
+                // sweep that cannot run fails before it creates its directory.
+                saddle::experiment::check(&e).map_err(|e| bad(&e))?;
+                Ok((c, e))
+            },
+        )
         .collect();
     let mine: Vec<(Cell, Experiment)> = checked.into_iter().collect::<Result<_>>()?;
 

@@ -477,14 +477,17 @@ impl Accumulator {
             // Every run alive, with a loss: what `final_means` does, stage by stage.
             self.runs += w.len() as u64;
             self.final_acc.loss.push_all(loss);
-            batch.norm.extend(w.iter().map(|x| norm(std::slice::from_ref(x))));
+            batch
+                .norm
+                .extend(w.iter().map(|x| norm(std::slice::from_ref(x))));
             self.final_acc.norm.push_all(&batch.norm);
             batch.norm.clear();
             if let Some(e) = &spec.escape {
                 self.escaped += match e.center[..] {
-                    [c] if root_free(e.delta) => {
-                        w.iter().map(|x| ((x - c).abs() >= e.delta) as u64).sum::<u64>()
-                    }
+                    [c] if root_free(e.delta) => w
+                        .iter()
+                        .map(|x| ((x - c).abs() >= e.delta) as u64)
+                        .sum::<u64>(),
                     _ => w
                         .iter()
                         .map(|x| beyond(std::slice::from_ref(x), &e.center, e.delta) as u64)
@@ -494,9 +497,11 @@ impl Accumulator {
             self.batch = batch;
             return;
         }
-        let runs = w.iter().zip(status).zip(loss).map(|((w, s), l)| {
-            (std::slice::from_ref(w), *s, (!l.is_nan()).then_some(*l))
-        });
+        let runs = w
+            .iter()
+            .zip(status)
+            .zip(loss)
+            .map(|((w, s), l)| (std::slice::from_ref(w), *s, (!l.is_nan()).then_some(*l)));
         self.final_means(spec, &mut batch, true, runs);
         self.batch = batch;
     }

@@ -152,19 +152,50 @@ impl Grid {
 /// A value is written as an integer when it is integral and the key holds an integer in
 /// `base` (e.g. `noise.batch`), otherwise as a float.
 pub fn cell_experiment(base: &Table, cell: &Cell) -> Result<Experiment, ConfigError> {
-    let mut t = base.clone();
-    t.remove("sweep");
-    for (path, v) in &cell.assignments {
-        let is_int = lookup(base, path).is_some_and(|x| matches!(x, Value::Integer(_)))
-            || ["runs", "steps", "seed", "noise.batch"].contains(&path.as_str());
-        let value = if is_int && v.fract() == 0.0 && v.abs() < 9.0e15 {
-            Value::Integer(*v as i64)
-        } else {
-            Value::Float(*v)
-        };
-        set_path(&mut t, path, value)?;
+    CellTables::new(base).experiment(cell)
+}
+
+/// The experiments of many cells of one base, as [`cell_experiment`], with one working copy
+/// of the table reused from cell to cell: the cells of a grid set the same keys, so each
+/// overwrites the last one's values, and the table is not copied per cell. Keep one per
+/// thread (e.g. with rayon's `map_init`).
+pub struct CellTables<'b> {
+    base: &'b Table,
+    /// `base` without its sweep section, with the last cell's values set; None until the
+    /// first cell, and after a cell whose values could not all be set.
+    work: Option<Table>,
+}
+
+impl<'b> CellTables<'b> {
+    /// For cells of `base`.
+    pub fn new(base: &'b Table) -> Self {
+        CellTables { base, work: None }
     }
-    Experiment::from_table(&t)
+
+    /// The experiment of `cell`.
+    pub fn experiment(&mut self, cell: &Cell) -> Result<Experiment, ConfigError> {
+        let base = self.base;
+        let t = self.work.get_or_insert_with(|| {
+            let mut t = base.clone();
+            t.remove("sweep");
+            t
+        });
+        for (path, v) in &cell.assignments {
+            let is_int = lookup(base, path).is_some_and(|x| matches!(x, Value::Integer(_)))
+                || ["runs", "steps", "seed", "noise.batch"].contains(&path.as_str());
+            let value = if is_int && v.fract() == 0.0 && v.abs() < 9.0e15 {
+                Value::Integer(*v as i64)
+            } else {
+                Value::Float(*v)
+            };
+            if let Err(e) = set_path(t, path, value) {
+                // Some values may be set and others not: start afresh next time.
+                self.work = None;
+                return Err(e);
+            }
+        }
+        Experiment::from_table(t)
+    }
 }
 
 fn lookup<'a>(t: &'a Table, path: &str) -> Option<&'a Value> {
