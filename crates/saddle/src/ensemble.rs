@@ -970,6 +970,83 @@ mod tests {
         assert_eq!(finals.len(), 300);
     }
 
+    /// Exact mode's kernel for one interval observed at the final step gives what its
+    /// general path gives, bit for bit: for plain runs, and for batches with runs absorbed at
+    /// the start or by the interval, diverged, or whose product is kept by its logarithm;
+    /// with and without the escape observer.
+    #[test]
+    fn exact_final_kernel_is_the_general_path() {
+        use crate::model::Quadratic;
+        use crate::optimizer::Sgd;
+        let noise = |a: f64| NoiseLaw {
+            law: Law::TwoPoint { a },
+            field: Field::X,
+            batch: 1,
+        };
+        let uniform = |lo: f64, hi: f64| Init::Uniform {
+            lo: vec![lo],
+            hi: vec![hi],
+        };
+        // (a, λ, steps, init, bound): what happens to the runs.
+        let cases: [(f64, f64, u64, Init, f64); 7] = [
+            // Plain products (μ < 0): states far below 1, none absorbed.
+            (-1.0, 0.8, 1000, uniform(-1.0, 1.0), 1e300),
+            // Growth past a low bound: some diverge.
+            (-1.0, 1.8, 60, uniform(-1.0, 1.0), 1e12),
+            // μ = 0 over 4·10⁵ steps: products beyond e^±700 (kept by their logarithm),
+            // absorbed or diverged.
+            (-1.0, 1.28, 400_000, uniform(-1.0, 1.0), 1e300),
+            // A factor of exactly 0 (λ = 1): absorbed by the interval.
+            (-1.0, 1.0, 40, uniform(-0.5, 0.5), 1e300),
+            // A start at 0: absorbed at step 0; and a fixed start.
+            (0.5, 0.3, 200, Init::Point(vec![0.0]), 1e300),
+            (0.5, 0.3, 200, Init::Point(vec![0.7]), 1e300),
+            // Few steps: every count in the kept window.
+            (-0.3, 0.6, 3, uniform(-2.0, 3.0), 1e300),
+        ];
+        for (a, lr, steps, init, bound) in cases {
+            for escape in [true, false] {
+                let noise = noise(a);
+                let opt = Sgd { lr };
+                let settings = Settings {
+                    runs: 1000,
+                    steps,
+                    seed: 11,
+                    cell: 5,
+                    init: init.clone(),
+                    gradient: GradientSource::Sampled,
+                    sigma: 0.0,
+                    clip: None,
+                    boundary: Boundary::Truncate,
+                    bound,
+                    observe: ObserveSpec {
+                        escape: escape.then(|| EscapeSpec {
+                            delta: 0.05,
+                            center: vec![0.0],
+                        }),
+                        ..ObserveSpec::default()
+                    },
+                };
+                let f = Factors::new(&noise, lr).unwrap();
+                let mut e = Ensemble::new(&Quadratic, &noise, &opt, &settings).unwrap();
+                let fast = e.run_exact(&f, None);
+                e.full_exact = true;
+                let general = e.run_exact(&f, None);
+                assert_eq!(fast, general, "a = {a}, λ = {lr}, T = {steps}");
+                let what = (fast.absorbed, fast.diverged);
+                match lr {
+                    1.8 => assert!(what.1 > 0, "{what:?}"),
+                    1.28 => assert!(what.0 > 0 && what.1 > 0, "{what:?}"),
+                    1.0 => assert!(what.0 > 0, "{what:?}"),
+                    _ => {}
+                }
+                if let Init::Point(x) = &init {
+                    assert_eq!(fast.absorbed == 1000, x[0] == 0.0);
+                }
+            }
+        }
+    }
+
     #[test]
     fn reflection_folds_into_the_box() {
         assert_eq!(reflect(0.5, -1.0, 1.0), 0.5);
