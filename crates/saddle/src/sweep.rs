@@ -157,24 +157,35 @@ pub fn cell_experiment(base: &Table, cell: &Cell) -> Result<Experiment, ConfigEr
 
 /// The experiments of many cells of one base, as [`cell_experiment`], with one working copy
 /// of the table reused from cell to cell: the cells of a grid set the same keys, so each
-/// overwrites the last one's values, and the table is not copied per cell. Keep one per
-/// thread (e.g. with rayon's `map_init`).
+/// overwrites the last one's values, and the table is not copied per cell (a cell that sets
+/// other keys than the last gets a fresh copy). Keep one per thread (e.g. with rayon's
+/// `map_init`).
 pub struct CellTables<'b> {
     base: &'b Table,
     /// `base` without its sweep section, with the last cell's values set; None until the
     /// first cell, and after a cell whose values could not all be set.
     work: Option<Table>,
+    /// The keys the last cell set.
+    keys: Vec<String>,
 }
 
 impl<'b> CellTables<'b> {
     /// For cells of `base`.
     pub fn new(base: &'b Table) -> Self {
-        CellTables { base, work: None }
+        CellTables {
+            base,
+            work: None,
+            keys: Vec::new(),
+        }
     }
 
     /// The experiment of `cell`.
     pub fn experiment(&mut self, cell: &Cell) -> Result<Experiment, ConfigError> {
         let base = self.base;
+        if !cell.assignments.iter().map(|(p, _)| p).eq(&self.keys) {
+            self.work = None;
+            self.keys = cell.assignments.iter().map(|(p, _)| p.clone()).collect();
+        }
         let t = self.work.get_or_insert_with(|| {
             let mut t = base.clone();
             t.remove("sweep");

@@ -5,7 +5,7 @@ use saddle::config::{parse_override, parse_table, set_path, ConfigError, Experim
 use saddle::ensemble::Init;
 use saddle::model::Field;
 use saddle::noise::Law;
-use saddle::sweep::{cell_experiment, AxisValues};
+use saddle::sweep::{cell_experiment, AxisValues, CellTables};
 use toml::Value;
 
 /// A document built from sections; `None` leaves a section out.
@@ -904,6 +904,27 @@ fn sweep_grid_is_parsed_and_cells_apply_their_values() {
         cell_experiment(&base, &c),
         Err(ConfigError::Invalid { path, .. }) if path == "optimizer.lr"
     ));
+
+    // One working table reused over the cells gives each cell's own experiment: over the
+    // whole grid, and after a cell that sets other keys or fails.
+    let mut tables = CellTables::new(&base);
+    for cell in &cells {
+        assert_eq!(tables.experiment(cell), cell_experiment(&base, cell));
+    }
+    let mut steps_only = cells[0].clone();
+    steps_only.assignments = vec![("steps".into(), 20.0)];
+    let fresh = cell_experiment(&base, &steps_only).unwrap();
+    assert_eq!(tables.experiment(&steps_only).unwrap(), fresh);
+    assert_eq!(
+        fresh.optimizer.lr, e.optimizer.lr,
+        "no value of the last cell is left"
+    );
+    let mut bad = cells[4].clone();
+    bad.assignments[1].1 = -1.0;
+    assert!(tables.experiment(&bad).is_err());
+    for cell in [&cells[9], &cells[4], &cells[0]] {
+        assert_eq!(tables.experiment(cell), cell_experiment(&base, cell));
+    }
 }
 
 #[test]
