@@ -431,14 +431,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         w[i] = w0[i];
                         if status[i] == Status::Alive {
                             let p = interval.product_of_first(f, k[i]);
-                            match walls.advance(w0[i], &p) {
-                                Next::Absorbed => {
-                                    status[i] = Status::Absorbed(t);
-                                    w[i] = 0.0;
-                                }
-                                Next::Diverged => status[i] = Status::Diverged(t),
-                                Next::At(y) => w[i] = y,
-                            }
+                            land(walls.advance(w0[i], &p), t, &mut w[i], &mut status[i]);
                         }
                     }
                     let wi = M::W::from_slice(&[w[i]]);
@@ -503,15 +496,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 interval.draw_lanes(f, &mut src, &live[..n], &mut counts, &mut p);
                 for i in 0..n {
                     if live[i] {
-                        match walls.advance(w[i].as_slice()[0], &p[i]) {
-                            Next::Absorbed => {
-                                status[i] = Status::Absorbed(stop);
-                                w[i] = M::W::zeros();
-                            }
-                            // The last finite state (at the previous record step) is kept.
-                            Next::Diverged => status[i] = Status::Diverged(stop),
-                            Next::At(y) => w[i].as_mut_slice()[0] = y,
-                        }
+                        let next = walls.advance(w[i].as_slice()[0], &p[i]);
+                        land(next, stop, &mut w[i].as_mut_slice()[0], &mut status[i]);
                     }
                 }
                 for i in 0..n {
@@ -885,6 +871,21 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
 /// normal number. With subnormals flushed to zero ([`crate::flush`]) a state below it could
 /// otherwise stall, its updates underflowing to 0 while it does not.
 pub const ABSORB_BELOW: f64 = f64::MIN_POSITIVE * (1u64 << 53) as f64;
+
+/// A run of a one-parameter model after an interval ending at step `stop` took it to `next`:
+/// absorbed at 0, diverged (its last finite state, at the previous record step, kept), or at
+/// its new state.
+#[inline(always)]
+fn land(next: Next, stop: u64, w: &mut f64, status: &mut Status) {
+    match next {
+        Next::Absorbed => {
+            *status = Status::Absorbed(stop);
+            *w = 0.0;
+        }
+        Next::Diverged => *status = Status::Diverged(stop),
+        Next::At(y) => *w = y,
+    }
+}
 
 /// Whether a state has reached 0 (exactly, or below [`ABSORB_BELOW`] in every coordinate).
 #[inline(always)]
