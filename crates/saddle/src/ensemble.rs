@@ -523,8 +523,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") && has!("avx2") {
-                // SAFETY: the processor supports AVX-512F and AVX2 (checked just above).
+            if has!("avx512f") && has!("avx512dq") && has!("avx2") {
+                // SAFETY: the processor supports AVX-512F/DQ and AVX2 (checked just above).
                 return unsafe { self.run_chunk_avx512(job, runs) };
             }
             if has!("avx2") {
@@ -553,10 +553,11 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         self.chunk_body(job, runs)
     }
 
-    /// [`Ensemble::chunk_body`] compiled with AVX-512F (and AVX2): 512-bit lane loops,
-    /// bit-identical results for the same reason.
+    /// [`Ensemble::chunk_body`] compiled with AVX-512F and DQ (and AVX2): 512-bit lane loops,
+    /// with DQ's conversions between 64-bit integers and doubles (exact, as their scalar
+    /// forms), bit-identical results for the same reason.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,avx512f")]
+    #[target_feature(enable = "avx2,avx512f,avx512dq")]
     unsafe fn run_chunk_avx512(&self, job: Job<'_>, runs: std::ops::Range<u64>) -> Accumulator {
         self.chunk_body(job, runs)
     }
@@ -962,8 +963,8 @@ mod tests {
             let fast = unsafe { e.run_chunk_avx2(Job::Step, 0..300) }.finish(&settings.observe);
             assert_eq!(fast, base, "AVX2 build differs from the baseline");
         }
-        if has!("avx2") && has!("avx512f") {
-            // SAFETY: AVX-512F and AVX2 are present (checked just above).
+        if has!("avx2") && has!("avx512f") && has!("avx512dq") {
+            // SAFETY: AVX-512F/DQ and AVX2 are present (checked just above).
             let fast = unsafe { e.run_chunk_avx512(Job::Step, 0..300) }.finish(&settings.observe);
             assert_eq!(fast, base, "AVX-512 build differs from the baseline");
         }
