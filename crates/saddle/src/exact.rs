@@ -171,9 +171,7 @@ impl BinomialTable {
         cache.push((key, Arc::clone(&t)));
         t
     }
-}
 
-impl BinomialTable {
     /// The count whose CDF interval holds `u` ∈ [0, 1): the smallest k with cdf\[k\] > u.
     #[inline(always)]
     fn invert(&self, u: f64) -> u64 {
@@ -378,12 +376,11 @@ impl Interval {
         out: &mut [Product; N],
     ) {
         match &self.counts {
-            Counts::Two { n, table } => {
+            Counts::Two { table, .. } => {
                 let u = src.uniforms(live.len());
                 for i in 0..live.len() {
                     if live[i] {
-                        let k = table.invert(u[i]);
-                        out[i] = self.product(f, &[k, n - k]);
+                        out[i] = self.product_of_first(f, table.invert(u[i]));
                     }
                 }
             }
