@@ -102,48 +102,55 @@ fn row(base: &Experiment, cell: &Cell, s: &Summary) -> Vec<String> {
     r
 }
 
-/// One finished cell as the journal holds it: its `sweep.csv` row and its summary (JSON).
+/// One finished cell as the journal holds it, with its lines in the other files rendered once,
+/// by the thread that ran the cell (the journal writer and the final tables only concatenate
+/// them).
 struct Entry {
     /// The journal line, without its newline.
     line: String,
-    /// The `sweep.csv` row.
-    csv: Vec<String>,
-    /// The summary object, as JSON text.
-    summary: String,
+    /// The `sweep.csv` record, CSV-encoded, with its newline.
+    csv: Vec<u8>,
+    /// The `sweep.jsonl` line, with its newline.
+    jsonl: String,
 }
 
 impl Entry {
+    /// The entry of a cell from its `sweep.csv` row and its summary as JSON text.
+    fn from_parts(cell: usize, csv: &[String], summary: &str) -> Result<Entry> {
+        let line = format!(
+            "{{\"cell\":{cell},\"csv\":{},\"summary\":{summary}}}",
+            serde_json::to_string(csv)?
+        );
+        Ok(Entry {
+            line,
+            csv: csv_records(std::iter::once(csv))?,
+            jsonl: format!("{{\"cell\":{cell},\"summary\":{summary}}}\n"),
+        })
+    }
+
     /// The entry of a cell that just finished.
-    fn new(cell: usize, csv: Vec<String>, summary: &Summary) -> Result<Entry> {
+    fn new(cell: usize, csv: &[String], summary: &Summary) -> Result<Entry> {
         // Through a JSON value, so the summary's keys are in alphabetical order
         // (docs/output.md).
         let summary = serde_json::to_string(&serde_json::to_value(summary)?)?;
-        let line = format!(
-            "{{\"cell\":{cell},\"csv\":{},\"summary\":{summary}}}",
-            serde_json::to_string(&csv)?
-        );
-        Ok(Entry { line, csv, summary })
+        Entry::from_parts(cell, csv, &summary)
     }
 
     /// The entry of a journal line, None if it is not one.
     fn parse(line: &str) -> Option<(usize, Entry)> {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
         let cell = v.get("cell")?.as_u64()? as usize;
-        let csv = v
+        let csv: Vec<String> = v
             .get("csv")?
             .as_array()?
             .iter()
             .map(|x| x.as_str().unwrap_or_default().to_string())
             .collect();
         let summary = serde_json::to_string(v.get("summary")?).ok()?;
-        Some((
-            cell,
-            Entry {
-                line: line.to_string(),
-                csv,
-                summary,
-            },
-        ))
+        let mut entry = Entry::from_parts(cell, &csv, &summary).ok()?;
+        // The line as it was read, which `saddle merge` compares between shards.
+        entry.line = line.to_string();
+        Some((cell, entry))
     }
 }
 
@@ -174,8 +181,8 @@ fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, Entry>> {
     Ok(done)
 }
 
-/// CSV rows (no header).
-fn csv_records<'a>(rows: impl Iterator<Item = &'a Vec<String>>) -> Result<Vec<u8>> {
+/// CSV records (no header).
+fn csv_records<'a>(rows: impl Iterator<Item = &'a [String]>) -> Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(vec![]);
@@ -187,16 +194,16 @@ fn csv_records<'a>(rows: impl Iterator<Item = &'a Vec<String>>) -> Result<Vec<u8
 
 /// The CSV table (header and one row per entry, in the given order).
 fn csv_rows<'a>(base: &Experiment, entries: impl Iterator<Item = &'a Entry>) -> Result<Vec<u8>> {
-    let header = header(base);
-    csv_records(std::iter::once(&header).chain(entries.map(|e| &e.csv)))
+    let mut out = csv_records(std::iter::once(&header(base)[..]))?;
+    for e in entries {
+        out.extend_from_slice(&e.csv);
+    }
+    Ok(out)
 }
 
 /// Write `sweep.csv` and `sweep.jsonl` from the entries, in cell order.
 fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, Entry>) -> Result<()> {
-    let mut jsonl = String::new();
-    for (k, e) in done {
-        jsonl.push_str(&format!("{{\"cell\":{k},\"summary\":{}}}\n", e.summary));
-    }
+    let jsonl: String = done.values().map(|e| e.jsonl.as_str()).collect();
     write_atomic(&dir.join("sweep.csv"), &csv_rows(base, done.values())?)?;
     write_atomic(&dir.join("sweep.jsonl"), jsonl.as_bytes())?;
     Ok(())
@@ -264,7 +271,8 @@ fn journal_writer(
                 lines.push('\n');
             }
             json.write_all(lines.as_bytes())?;
-            csv.write_all(&csv_records(batch.iter().map(|(_, e)| &e.csv))?)?;
+            let records: Vec<u8> = batch.iter().flat_map(|(_, e)| &e.csv).copied().collect();
+            csv.write_all(&records)?;
             written.extend(batch);
         }
         // Cells are queued before the queue is closed, so a closed queue taken is empty.
@@ -400,7 +408,10 @@ pub fn run(
         let ran = pending.par_iter().try_for_each(|(cell, e)| -> Result<()> {
             let s = saddle::experiment::run(e, cell.index as u32, None)
                 .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
-            if !queue.push(cell.index, Entry::new(cell.index, row(base, cell, &s), &s)?) {
+            if !queue.push(
+                cell.index,
+                Entry::new(cell.index, &row(base, cell, &s), &s)?,
+            ) {
                 anyhow::bail!("the journal could not be written");
             }
             bar.inc(1);
@@ -425,6 +436,10 @@ pub fn run(
         mine.len() - pending.len(),
         dir.join("sweep.csv").display()
     );
+    // The process ends with this command: its thousands of cell experiments and entries are
+    // left to the operating system instead of being freed one by one.
+    std::mem::forget(mine);
+    std::mem::forget(done);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -278,6 +278,32 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         }
     }
 
+    /// [`Ensemble::expected_loss`] of the one-coordinate states `w`, across them (atom by
+    /// atom, so the sum over a finite law vectorises across runs), NaN where there is none.
+    /// The same values: each lane's sum adds the same terms in the same order, from −0.0 as
+    /// [`Iterator::sum`] does.
+    #[inline(always)]
+    fn expected_loss_lanes<const N: usize>(&self, w: &[f64; N]) -> [f64; N] {
+        let mut loss = [-0.0; N];
+        match &self.atoms {
+            Some(atoms) => {
+                for (s, p) in atoms {
+                    for (l, &w) in loss.iter_mut().zip(w) {
+                        *l += p * self.model.loss(&M::W::from_slice(&[w]), s);
+                    }
+                }
+            }
+            None => {
+                for (l, &w) in loss.iter_mut().zip(w) {
+                    *l = self
+                        .expected_loss(&M::W::from_slice(&[w]))
+                        .unwrap_or(f64::NAN);
+                }
+            }
+        }
+        loss
+    }
+
     /// Expected gradient ∇L(w), as [`Ensemble::expected_loss`]. Returns false if unknown.
     fn expected_grad(&self, w: &M::W, g: &mut M::W) -> bool {
         match &self.atoms {
@@ -392,7 +418,6 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let alive = [Status::Alive; EXACT_LANES];
         let mut w0 = [0.0; EXACT_LANES];
         let mut w = [0.0; EXACT_LANES];
-        let mut loss = [0.0; EXACT_LANES];
         let mut status = [Status::Alive; EXACT_LANES];
         let mut first = runs.start;
         while first < runs.end {
@@ -411,15 +436,19 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             // The kept products (NaN where there is none to take), the new states and their
             // losses.
             let mut rare = false;
-            for i in 0..EXACT_LANES {
-                w[i] = w0[i] * interval.kept_value(f, k[i]);
-                rare |= !plain(w0[i], w[i]);
+            // A plain loop: `array::map` here is not inlined.
+            let mut v = [0.0; EXACT_LANES];
+            for (v, &k) in v.iter_mut().zip(&k) {
+                *v = interval.kept_value(f, k);
             }
             for i in 0..EXACT_LANES {
-                let wi = M::W::from_slice(&[w[i]]);
-                loss[i] = self.expected_loss(&wi).unwrap_or(f64::NAN);
+                w[i] = w0[i] * v[i];
+                rare |= !plain(w0[i], w[i]);
+            }
+            let mut loss = self.expected_loss_lanes(&w);
+            for l in loss {
                 // A loss that overflows diverges the run (`recorded_loss`).
-                rare |= has_loss && !loss[i].is_finite();
+                rare |= has_loss && !l.is_finite();
             }
             if rare {
                 // Run by run, as `exact_chunk`.

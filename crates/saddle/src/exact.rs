@@ -24,6 +24,7 @@ use crate::rng::{LaneWords, Philox4x32};
 use crate::theory::log_moments::BatchMean;
 use rand_distr::{Binomial, Distribution};
 use statrs::function::factorial::ln_binomial;
+use std::f64::consts::LN_2;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -526,6 +527,10 @@ pub enum Next {
     At(f64),
 }
 
+/// How far beyond a wall the exponent bracket of [`Walls::advance`] must put ln|w| to decide
+/// without a logarithm: far above the rounding of ln|x| + ln|Π| (about 10⁻¹³ at |ln| ≤ 2000).
+const BRACKET_MARGIN: f64 = 1e-6;
+
 /// The walls of the state's range: absorption below [`ABSORB_BELOW`], divergence above the
 /// bound.
 #[derive(Clone, Copy, Debug)]
@@ -567,6 +572,20 @@ impl Walls {
                 }
             }
             Product::Log { ln_abs, negative } => {
+                // Most such runs end far beyond a wall (a phase diagram's escaping and
+                // trapped cells): x's binary exponent brackets ln|x| within ln 2, which
+                // settles them without a logarithm, with a margin far above the rounding of
+                // the sum below, so the answer is the one it gives.
+                let biased = (x.to_bits() >> 52) & 0x7ff;
+                if (1..0x7ff).contains(&biased) {
+                    let e = biased as f64 - 1023.0;
+                    if (e + 1.0) * LN_2 + ln_abs < self.ln_absorb - BRACKET_MARGIN {
+                        return Next::Absorbed;
+                    }
+                    if e * LN_2 + ln_abs > self.ln_limit + BRACKET_MARGIN {
+                        return Next::Diverged;
+                    }
+                }
                 let ln_w = x.abs().ln() + ln_abs;
                 if ln_w < self.ln_absorb {
                     Next::Absorbed
@@ -696,6 +715,67 @@ mod tests {
             negative: false,
         };
         assert_eq!(walls.advance(0.5, &zero), Next::Absorbed);
+    }
+
+    /// Beyond e^±700 the exponent bracket decides exactly as the logarithms do: over live
+    /// states of every binade, with products that put ln|w| near either wall (within a few
+    /// units, down to the last bits) and far beyond them.
+    #[test]
+    // `!(x <= b)` is meant, as in `Walls::advance`: it is true for NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    fn exponent_bracket_decides_as_the_logarithms() {
+        let by_logs = |w: &Walls, x: f64, ln_abs: f64, negative: bool| {
+            let ln_w = x.abs().ln() + ln_abs;
+            if ln_w < w.ln_absorb {
+                Next::Absorbed
+            } else if !(ln_w <= w.ln_limit) {
+                Next::Diverged
+            } else {
+                let v = ln_w.exp();
+                Next::At(if (x < 0.0) != negative { -v } else { v })
+            }
+        };
+        let mut rng = Philox4x32::new(8, 0, 0);
+        let mut decided = [0u32; 3];
+        for bound in [1e300, 1e12, f64::MAX] {
+            let walls = Walls::new(bound);
+            for e in -969..=996 {
+                for _ in 0..4 {
+                    let x =
+                        (1.0 + rng.next_f64()) * 2f64.powi(e) * if e % 2 == 0 { 1.0 } else { -1.0 };
+                    if x.abs() < ABSORB_BELOW || x.abs() > walls.limit {
+                        continue;
+                    }
+                    let lx = x.abs().ln();
+                    let near = [walls.ln_absorb - lx, walls.ln_limit - lx];
+                    for target in near {
+                        for d in [
+                            -3.0, -0.7, -1e-9, -1e-14, 0.0, 1e-14, 1e-9, 0.7, 3.0, 900.0, -900.0,
+                        ] {
+                            let ln_abs = target + d;
+                            if ln_abs.abs() <= SAFE_LN {
+                                continue;
+                            }
+                            for negative in [false, true] {
+                                let p = Product::Log { ln_abs, negative };
+                                let got = walls.advance(x, &p);
+                                assert_eq!(
+                                    got,
+                                    by_logs(&walls, x, ln_abs, negative),
+                                    "x {x:e} ln {ln_abs}"
+                                );
+                                decided[match got {
+                                    Next::Absorbed => 0,
+                                    Next::Diverged => 1,
+                                    Next::At(_) => 2,
+                                }] += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(decided.iter().all(|&n| n > 1000), "{decided:?}");
     }
 
     /// A shared table is the table built afresh (so sharing changes no draw), the same one is

@@ -127,7 +127,14 @@ pub fn blocks<const N: usize>(seed: u64, cell: u32, first: u32, block: u64) -> [
             c2[i] = n2;
         }
     }
-    [c0, c1, c2, c3].map(|c| c.map(|x| x as u32))
+    // Plain loops: `array::map` is not always inlined here.
+    let mut out = [[0u32; N]; 4];
+    for (o, c) in out.iter_mut().zip([c0, c1, c2, c3]) {
+        for (o, x) in o.iter_mut().zip(c) {
+            *o = x as u32;
+        }
+    }
+    out
 }
 
 /// The streams of `N` consecutive runs, read in lockstep: each call hands out the next word
