@@ -793,4 +793,46 @@ mod tests {
         assert!(!Arc::ptr_eq(&a, &c));
         assert_ne!(a.cdf, c.cdf);
     }
+
+    /// The inversion across lanes and the one-by-one inversion both return, for every u, the
+    /// smallest k with cdf[k] > u (found here by a plain scan from 0): for random uniforms,
+    /// for u exactly at CDF values and just below and above them, and for u near 0 and 1.
+    #[test]
+    fn inversions_are_the_smallest_count_above_u() {
+        let scan = |t: &BinomialTable, u: f64| t.cdf.iter().position(|&c| c > u).unwrap() as u64;
+        let mut rng = Philox4x32::new(3, 0, 0);
+        for (n, p) in [
+            (1, 0.5),
+            (7, 0.2),
+            (64, 0.5),
+            (1000, 0.5),
+            (1000, 0.01),
+            (5000, 0.97),
+        ] {
+            let t = BinomialTable::new(n, p);
+            let mut us: Vec<f64> = (0..4096).map(|_| rng.next_f64()).collect();
+            for &c in &t.cdf {
+                if c < 1.0 {
+                    us.extend([
+                        c,
+                        c.next_down().max(0.0),
+                        c.next_up().min(1.0f64.next_down()),
+                    ]);
+                }
+            }
+            us.extend([0.0, f64::MIN_POSITIVE, 1.0f64.next_down()]);
+            while us.len() % 16 != 0 {
+                us.push(0.5);
+            }
+            for lanes in us.chunks_exact(16) {
+                let u: [f64; 16] = lanes.try_into().unwrap();
+                let k = t.invert_all(&u);
+                for i in 0..16 {
+                    let want = scan(&t, u[i]);
+                    assert_eq!(t.invert(u[i]), want, "n {n} p {p} u {}", u[i]);
+                    assert_eq!(k[i], want, "n {n} p {p} u {} (lanes)", u[i]);
+                }
+            }
+        }
+    }
 }
