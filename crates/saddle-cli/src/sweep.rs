@@ -115,12 +115,9 @@ struct Entry {
 }
 
 impl Entry {
-    /// The entry of a cell from its `sweep.csv` row and its summary as JSON text.
-    fn from_parts(cell: usize, csv: &[String], summary: &str) -> Result<Entry> {
-        let line = format!(
-            "{{\"cell\":{cell},\"csv\":{},\"summary\":{summary}}}",
-            serde_json::to_string(csv)?
-        );
+    /// The entry of journal line `line`, of cell `cell` with its `sweep.csv` row and its
+    /// summary as JSON text.
+    fn from_parts(line: String, cell: usize, csv: &[String], summary: &str) -> Result<Entry> {
         Ok(Entry {
             line,
             csv: csv_records(std::iter::once(csv))?,
@@ -133,7 +130,11 @@ impl Entry {
         // Through a JSON value, so the summary's keys are in alphabetical order
         // (docs/output.md).
         let summary = serde_json::to_string(&serde_json::to_value(summary)?)?;
-        Entry::from_parts(cell, csv, &summary)
+        let line = format!(
+            "{{\"cell\":{cell},\"csv\":{},\"summary\":{summary}}}",
+            serde_json::to_string(csv)?
+        );
+        Entry::from_parts(line, cell, csv, &summary)
     }
 
     /// The entry of a journal line, None if it is not one.
@@ -147,9 +148,8 @@ impl Entry {
             .map(|x| x.as_str().unwrap_or_default().to_string())
             .collect();
         let summary = serde_json::to_string(v.get("summary")?).ok()?;
-        let mut entry = Entry::from_parts(cell, &csv, &summary).ok()?;
         // The line as it was read, which `saddle merge` compares between shards.
-        entry.line = line.to_string();
+        let entry = Entry::from_parts(line.to_string(), cell, &csv, &summary).ok()?;
         Some((cell, entry))
     }
 }

@@ -586,16 +586,25 @@ impl Walls {
                         return Next::Diverged;
                     }
                 }
-                let ln_w = x.abs().ln() + ln_abs;
-                if ln_w < self.ln_absorb {
-                    Next::Absorbed
-                } else if !(ln_w <= self.ln_limit) {
-                    Next::Diverged
-                } else {
-                    let v = ln_w.exp();
-                    Next::At(if (x < 0.0) != negative { -v } else { v })
-                }
+                self.advance_in_logs(x, ln_abs, negative)
             }
+        }
+    }
+
+    /// [`Walls::advance`] by a product ±exp(`ln_abs`) (sign `negative`), in logarithms:
+    /// ln|w| = ln|x| + ln|Π| against the walls' logarithms.
+    // `!(x <= b)` is meant: it is true for NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    #[inline]
+    fn advance_in_logs(&self, x: f64, ln_abs: f64, negative: bool) -> Next {
+        let ln_w = x.abs().ln() + ln_abs;
+        if ln_w < self.ln_absorb {
+            Next::Absorbed
+        } else if !(ln_w <= self.ln_limit) {
+            Next::Diverged
+        } else {
+            let v = ln_w.exp();
+            Next::At(if (x < 0.0) != negative { -v } else { v })
         }
     }
 }
@@ -721,20 +730,7 @@ mod tests {
     /// states of every binade, with products that put ln|w| near either wall (within a few
     /// units, down to the last bits) and far beyond them.
     #[test]
-    // `!(x <= b)` is meant, as in `Walls::advance`: it is true for NaN.
-    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn exponent_bracket_decides_as_the_logarithms() {
-        let by_logs = |w: &Walls, x: f64, ln_abs: f64, negative: bool| {
-            let ln_w = x.abs().ln() + ln_abs;
-            if ln_w < w.ln_absorb {
-                Next::Absorbed
-            } else if !(ln_w <= w.ln_limit) {
-                Next::Diverged
-            } else {
-                let v = ln_w.exp();
-                Next::At(if (x < 0.0) != negative { -v } else { v })
-            }
-        };
         let mut rng = Philox4x32::new(8, 0, 0);
         let mut decided = [0u32; 3];
         for bound in [1e300, 1e12, f64::MAX] {
@@ -761,7 +757,7 @@ mod tests {
                                 let got = walls.advance(x, &p);
                                 assert_eq!(
                                     got,
-                                    by_logs(&walls, x, ln_abs, negative),
+                                    walls.advance_in_logs(x, ln_abs, negative),
                                     "x {x:e} ln {ln_abs}"
                                 );
                                 decided[match got {
