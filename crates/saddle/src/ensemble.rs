@@ -16,8 +16,8 @@ use crate::model::{Model, Moments, Sample};
 use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
-use crate::rng::{standard_normal, stream, LaneWords, Philox4x32};
-use crate::vector::Vector;
+use crate::rng::{standard_normal, stream, LaneBits, LaneWords, Philox4x32};
+use crate::vector::{from_lanes, to_lanes, Vector};
 use rayon::prelude::*;
 
 /// Runs per chunk: the unit of parallel work and of deterministic merging.
@@ -90,6 +90,9 @@ struct Group<'s, W, S> {
     state: S,
     status: [Status; LANES],
     alive: [bool; LANES],
+    /// The lanes' coin flips, read in lockstep, where the data are fair coin flips
+    /// ([`Ensemble::flips`]); the per-lane streams and samplers are then unused.
+    flips: Option<LaneBits<LANES>>,
     /// Data for the block: index (k·batch + b)·LANES + lane.
     xs: Vec<Sample>,
     /// σ·ξ for the block: index (k·d + i)·LANES + lane.
@@ -428,7 +431,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 Init::Uniform { lo, hi } => {
                     let u = src.next_f64();
                     for i in 0..EXACT_LANES {
-                        w0[i] = lo[0] + (hi[0] - lo[0]) * u[i];
+                        w0[i] = uniform_in(lo[0], hi[0], u[i]);
                     }
                 }
             }
@@ -509,7 +512,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     for (c, (l, h)) in lo.iter().zip(hi).enumerate() {
                         let u = src.uniforms(n);
                         for i in 0..EXACT_LANES {
-                            w0[i].as_mut_slice()[c] = l + (h - l) * u[i];
+                            w0[i].as_mut_slice()[c] = uniform_in(*l, *h, u[i]);
                         }
                     }
                 }
@@ -606,6 +609,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             state: self.opt.init_lanes(),
             status: [Status::Alive; LANES],
             alive: [false; LANES],
+            flips: None,
             xs: vec![Sample::default(); BLOCK * self.noise.batch * LANES],
             eps: vec![0.0; if s.sigma != 0.0 { BLOCK * d * LANES } else { 0 }],
             n: 0,
@@ -615,6 +619,13 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             let last = (first + LANES as u64).min(runs.end);
             g.n = (last - first) as usize;
             g.state = self.opt.init_lanes();
+            if self.flips().is_some() {
+                // Every run of the group draws the same words (w₀, then a flip per step) until
+                // it stops, so all streams are read in lockstep, across runs.
+                let mut words = LaneWords::<LANES>::new(s.seed, s.cell, first as u32);
+                g.w0 = self.init_lanes(&mut words);
+                g.flips = Some(LaneBits::new(words));
+            }
             for l in 0..LANES {
                 let run = first + l as u64;
                 g.run[l] = run;
@@ -623,9 +634,11 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     g.w[l] = M::W::zeros();
                     continue;
                 }
-                g.rng[l] = stream(s.seed, s.cell, run as u32);
-                g.sampler[l].reset();
-                g.w0[l] = self.init(&mut g.rng[l]);
+                if g.flips.is_none() {
+                    g.rng[l] = stream(s.seed, s.cell, run as u32);
+                    g.sampler[l].reset();
+                    g.w0[l] = self.init(&mut g.rng[l]);
+                }
                 g.w[l] = g.w0[l];
                 g.status[l] = self.start_status(&g.w0[l]);
                 g.alive[l] = g.status[l] == Status::Alive;
@@ -652,25 +665,23 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         for &stop in &self.record {
             while t < stop && g.alive.iter().any(|a| *a) {
                 let plain = sampled && batch == 1 && s.sigma == 0.0;
-                let coins = if plain { self.coin } else { None };
+                let coins = self.flips().zip(g.flips.as_mut());
                 let block = if coins.is_some() { COIN_BLOCK } else { BLOCK };
                 let k_max = (stop - t).min(block as u64) as usize;
-                if let Some((heads, tails)) = coins {
+                if let Some(((heads, tails), flips)) = coins {
                     // Two equally likely values: the block's data are its coin bits, 64
-                    // steps at most (two words, taken in the order flip by flip would).
+                    // steps at most (two words, taken in the order flip by flip would). Runs
+                    // that have stopped draw too; their flips are not used.
                     let (k_lo, k_hi) = (k_max.min(32) as u32, k_max.saturating_sub(32) as u32);
+                    let lo = flips.take(k_lo);
+                    let hi = if k_hi > 0 {
+                        flips.take(k_hi)
+                    } else {
+                        [0; LANES]
+                    };
                     let mut bits = [0u64; LANES];
-                    for l in 0..g.n {
-                        if g.alive[l] {
-                            let (rng, sampler) = (&mut g.rng[l], &mut g.sampler[l]);
-                            let lo = sampler.take_bits(rng, k_lo) as u64;
-                            let hi = if k_hi > 0 {
-                                sampler.take_bits(rng, k_hi) as u64
-                            } else {
-                                0
-                            };
-                            bits[l] = lo | hi << 32;
-                        }
+                    for l in 0..LANES {
+                        bits[l] = u64::from(lo[l]) | u64::from(hi[l]) << 32;
                     }
                     self.block_at_walls::<true, _>(g, &Coins { bits, heads, tails }, t, k_max);
                 } else {
@@ -780,71 +791,86 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let absorbing_m = mask(absorbing);
         // The lanes' states (and the optimizer's) live in a local copy for the block, so the
         // compiler can keep them in registers from step to step instead of storing them
-        // through `g` every step.
-        let mut w = g.w;
+        // through `g` every step; the parameters coordinate by coordinate (`Vector::Lanes`),
+        // so a model with several needs no shuffles between runs and coordinates.
+        let mut w = to_lanes(&g.w);
         let mut state = g.state;
         // Each phase below is a simple loop over the lanes, which the compiler vectorises.
         for k in 0..k_max {
             let t = t0 + k as u64 + 1;
-            let mut grad = [M::W::zeros(); LANES];
-            if PLAIN {
-                for l in 0..LANES {
-                    self.model.grad(&w[l], &data.at(k, l), &mut grad[l]);
-                }
-            } else {
-                for l in 0..LANES {
+            let mut grad = M::W::splat::<LANES>(M::W::zeros());
+            for l in 0..LANES {
+                let wl = M::W::lane(&w, l);
+                let mut gl = M::W::zeros();
+                if PLAIN {
+                    self.model.grad(&wl, &data.at(k, l), &mut gl);
+                } else {
                     if sampled {
                         for b in 0..batch {
                             let x = data.at(k * batch + b, l);
-                            self.model.grad_acc(&w[l], &x, scale, &mut grad[l]);
+                            self.model.grad_acc(&wl, &x, scale, &mut gl);
                         }
                     } else {
-                        self.expected_grad(&w[l], &mut grad[l]);
+                        self.expected_grad(&wl, &mut gl);
                     }
                     if sigma != 0.0 {
-                        for (i, gi) in grad[l].as_mut_slice().iter_mut().enumerate() {
+                        for (i, gi) in gl.as_mut_slice().iter_mut().enumerate() {
                             *gi += g.eps[(k * d + i) * LANES + l];
                         }
                     }
                 }
+                M::W::set_lane(&mut grad, l, gl);
             }
             let mut next = w;
             self.opt.update_lanes(&mut state, &mut next, &grad, t);
             if BOX && reflecting {
-                for x in next.iter_mut().flat_map(|w| w.as_mut_slice()) {
-                    *x = reflect(*x, lo, hi);
+                for i in 0..d {
+                    for l in 0..LANES {
+                        let x = M::W::at_mut(&mut next, i, l);
+                        *x = reflect(*x, lo, hi);
+                    }
                 }
             }
             // Flags as 64-bit masks (all ones or zero), the width of an f64, so the lane loops
             // vectorise: comparisons and selects are plain vector operations, and one test per
-            // step says whether any lane diverged or reached 0.
-            let mut bad = [0u64; LANES];
-            let mut zero = [0u64; LANES];
+            // step says whether any lane stopped (diverged or reached 0).
+            let mut stop = [0u64; LANES];
+            let mut any = false;
             for l in 0..LANES {
+                let mut nl = M::W::lane(&next, l);
                 let mut out = 0u64;
                 let mut tiny = u64::MAX;
-                for x in next[l].as_mut_slice() {
+                for x in nl.as_mut_slice() {
                     if BOX {
                         *x = x.clamp(lo, hi);
                     }
                     out |= mask(!(x.abs() <= finite_bound));
                     tiny &= mask(x.abs() < ABSORB_BELOW);
                 }
+                if BOX {
+                    M::W::set_lane(&mut next, l, nl);
+                }
+                // A lane that reaches 0 takes its new state; one that diverges keeps its last.
                 let keep = alive[l] & !out;
-                for (c, n) in w[l].as_mut_slice().iter_mut().zip(next[l].as_slice()) {
+                let fail = out | (tiny & absorbing_m);
+                for (i, n) in nl.as_slice().iter().enumerate() {
+                    let c = M::W::at_mut(&mut w, i, l);
                     *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
                 }
-                bad[l] = alive[l] & out;
-                zero[l] = keep & absorbing_m & tiny;
+                stop[l] = alive[l] & fail;
+                any |= stop[l] != 0;
             }
-            if bad.iter().zip(&zero).fold(0, |a, (b, z)| a | b | z) != 0 {
-                // Rare: mark the lanes.
+            if any {
+                // Rare: mark the lanes, diverged before absorbed.
                 for l in 0..LANES {
-                    if bad[l] != 0 {
-                        g.status[l] = Status::Diverged(t);
-                        g.alive[l] = false;
-                    } else if zero[l] != 0 {
-                        g.status[l] = Status::Absorbed(t);
+                    if stop[l] != 0 {
+                        let nl = M::W::lane(&next, l);
+                        let out = nl.as_slice().iter().any(|x| !(x.abs() <= finite_bound));
+                        g.status[l] = if out {
+                            Status::Diverged(t)
+                        } else {
+                            Status::Absorbed(t)
+                        };
                         g.alive[l] = false;
                     }
                 }
@@ -852,7 +878,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 alive = g.alive.map(mask);
             }
         }
-        g.w = w;
+        g.w = from_lanes(&w);
         g.state = state;
     }
 
@@ -888,12 +914,45 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             Init::Uniform { lo, hi } => {
                 let mut w = M::W::zeros();
                 for ((x, l), h) in w.as_mut_slice().iter_mut().zip(lo).zip(hi) {
-                    *x = l + (h - l) * rng.next_f64();
+                    *x = uniform_in(*l, *h, rng.next_f64());
                 }
                 w
             }
         }
     }
+
+    /// [`Ensemble::init`] for `N` runs whose streams are read in lockstep.
+    #[inline(always)]
+    fn init_lanes<const N: usize>(&self, words: &mut LaneWords<N>) -> [M::W; N] {
+        match &self.settings.init {
+            Init::Point(p) => [M::W::from_slice(p); N],
+            Init::Uniform { lo, hi } => {
+                let mut w = [M::W::zeros(); N];
+                for (c, (l, h)) in lo.iter().zip(hi).enumerate() {
+                    let u = words.next_f64();
+                    for i in 0..N {
+                        w[i].as_mut_slice()[c] = uniform_in(*l, *h, u[i]);
+                    }
+                }
+                w
+            }
+        }
+    }
+
+    /// The data of every step, where each is one fair coin flip between two samples and
+    /// nothing else is drawn (SGD with batch 1, no injected noise): the two samples.
+    #[inline(always)]
+    fn flips(&self) -> Option<(Sample, Sample)> {
+        let s = self.settings;
+        let plain = s.gradient == GradientSource::Sampled && self.noise.batch == 1;
+        self.coin.filter(|_| plain && s.sigma == 0.0)
+    }
+}
+
+/// A coordinate of w₀ drawn uniform in \[lo, hi) from a uniform u in \[0, 1).
+#[inline(always)]
+fn uniform_in(lo: f64, hi: f64, u: f64) -> f64 {
+    lo + (hi - lo) * u
 }
 
 /// Below this magnitude in every coordinate a run counts as having reached 0: 2⁻⁹⁶⁹, the

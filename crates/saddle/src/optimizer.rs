@@ -20,13 +20,13 @@ pub trait Optimizer<W: Vector>: Send + Sync {
     type Lanes<const L: usize>: Send + Copy;
     /// The lane state at t = 0.
     fn init_lanes<const L: usize>(&self) -> Self::Lanes<L>;
-    /// [`Optimizer::update`] for `L` runs at once; the result equals calling `update` run by
-    /// run.
+    /// [`Optimizer::update`] for `L` runs at once, their states and gradients as
+    /// [`Vector::Lanes`]; the result equals calling `update` run by run.
     fn update_lanes<const L: usize>(
         &self,
         states: &mut Self::Lanes<L>,
-        w: &mut [W; L],
-        g: &[W; L],
+        w: &mut W::Lanes<L>,
+        g: &W::Lanes<L>,
         t: u64,
     );
     /// Whether a zero gradient gives a zero step whatever the state (so a run resting at a
@@ -47,12 +47,14 @@ macro_rules! run_by_run_lanes {
         fn update_lanes<const L: usize>(
             &self,
             s: &mut [$state; L],
-            w: &mut [W; L],
-            g: &[W; L],
+            w: &mut W::Lanes<L>,
+            g: &W::Lanes<L>,
             t: u64,
         ) {
             for l in 0..L {
-                self.update(&mut s[l], &mut w[l], &g[l], t);
+                let mut wl = W::lane(w, l);
+                self.update(&mut s[l], &mut wl, &W::lane(g, l), t);
+                W::set_lane(w, l, wl);
             }
         }
     };
@@ -205,12 +207,12 @@ impl<W: Vector> Optimizer<W> for Adam {
     fn rests_with_zero_gradient(&self) -> bool {
         self.beta1 == 0.0
     }
-    type Lanes<const L: usize> = AdamState<[W; L]>;
-    fn init_lanes<const L: usize>(&self) -> AdamState<[W; L]> {
+    type Lanes<const L: usize> = AdamState<W::Lanes<L>>;
+    fn init_lanes<const L: usize>(&self) -> AdamState<W::Lanes<L>> {
         AdamState {
-            m: [W::zeros(); L],
-            v: [W::zeros(); L],
-            vmax: [W::zeros(); L],
+            m: W::splat(W::zeros()),
+            v: W::splat(W::zeros()),
+            vmax: W::splat(W::zeros()),
             beta1_t: 1.0,
             beta2_t: 1.0,
         }
@@ -232,9 +234,9 @@ impl<W: Vector> Optimizer<W> for Adam {
     #[inline(always)]
     fn update_lanes<const L: usize>(
         &self,
-        s: &mut AdamState<[W; L]>,
-        w: &mut [W; L],
-        g: &[W; L],
+        s: &mut AdamState<W::Lanes<L>>,
+        w: &mut W::Lanes<L>,
+        g: &W::Lanes<L>,
         _t: u64,
     ) {
         match (self.amsgrad, self.bias_correction) {
@@ -311,19 +313,20 @@ impl Adam {
     #[inline(always)]
     fn lanes<const AMSGRAD: bool, const BIAS: bool, const L: usize, W: Vector>(
         &self,
-        s: &mut AdamState<[W; L]>,
-        w: &mut [W; L],
-        g: &[W; L],
+        s: &mut AdamState<W::Lanes<L>>,
+        w: &mut W::Lanes<L>,
+        g: &W::Lanes<L>,
     ) {
         let (c1, c2) = self.advance(&mut s.beta1_t, &mut s.beta2_t);
         for i in 0..W::DIM {
             for l in 0..L {
+                let gi = W::lane(g, l).as_slice()[i];
                 self.coord_as::<AMSGRAD, BIAS>(
-                    &mut s.m[l].as_mut_slice()[i],
-                    &mut s.v[l].as_mut_slice()[i],
-                    &mut s.vmax[l].as_mut_slice()[i],
-                    &mut w[l].as_mut_slice()[i],
-                    g[l].as_slice()[i],
+                    W::at_mut(&mut s.m, i, l),
+                    W::at_mut(&mut s.v, i, l),
+                    W::at_mut(&mut s.vmax, i, l),
+                    W::at_mut(w, i, l),
+                    gi,
                     c1,
                     c2,
                 );

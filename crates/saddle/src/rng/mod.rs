@@ -17,7 +17,7 @@
 
 pub mod philox;
 
-pub use philox::{blocks, philox4x32_10, Bits, LaneWords, Philox4x32};
+pub use philox::{blocks, philox4x32_10, Bits, LaneBits, LaneWords, Philox4x32};
 
 /// The stream of run `run` in cell `cell` of an experiment seeded with `seed`.
 ///

@@ -439,19 +439,15 @@ impl Bits {
     #[inline(always)]
     pub fn take(&mut self, n: u32, rng: &mut Philox4x32) -> u32 {
         debug_assert!(n <= 32);
-        let mask = |k: u32| if k >= 32 { u32::MAX } else { (1u32 << k) - 1 };
         if n <= self.left {
-            let out = self.word & mask(n);
-            self.word = if n >= 32 { 0 } else { self.word >> n };
+            let (out, rest) = take_low(self.word, n);
+            self.word = rest;
             self.left -= n;
             return out;
         }
-        let have = self.left;
-        let fresh = rng.next_word();
-        let need = n - have;
-        let out = (self.word & mask(have)) | ((fresh & mask(need)) << (have % 32));
-        self.word = if need >= 32 { 0 } else { fresh >> need };
-        self.left = 32 - need;
+        let (out, rest) = splice(self.word, self.left, rng.next_word(), n);
+        self.word = rest;
+        self.left = 32 - (n - self.left);
         out
     }
 
@@ -466,6 +462,76 @@ impl Bits {
         self.word >>= 1;
         self.left -= 1;
         bit
+    }
+}
+
+/// The lowest `n` ≤ 32 of a bit word's unused bits, and the rest moved down.
+#[inline(always)]
+fn take_low(word: u32, n: u32) -> (u32, u32) {
+    if n >= 32 {
+        (word, 0)
+    } else {
+        (word & ((1 << n) - 1), word >> n)
+    }
+}
+
+/// `n` bits when only `have` < `n` are left in `word`: those, then the lowest `n − have` of
+/// a `fresh` word above them; and the fresh word's rest (`32 − (n − have)` bits).
+#[inline(always)]
+fn splice(word: u32, have: u32, fresh: u32, n: u32) -> (u32, u32) {
+    let (low, _) = take_low(word, have);
+    let (high, rest) = take_low(fresh, n - have);
+    (low | high << (have % 32), rest)
+}
+
+/// The [`Bits`] of `N` consecutive runs' streams read in lockstep, their words drawn by
+/// [`LaneWords`]: each call hands out every run's next flips at once. Flip for flip those of
+/// a [`Bits`] reading each run's stream, as long as every run draws the same words.
+#[derive(Clone, Debug)]
+pub struct LaneBits<const N: usize> {
+    words: LaneWords<N>,
+    /// Unused bits of each run's current word, the next one in bit 0.
+    word: [u32; N],
+    /// Unused bits left, the same for every run.
+    left: u32,
+}
+
+impl<const N: usize> LaneBits<N> {
+    /// An empty bit source over the lanes' streams, where they are.
+    #[inline(always)]
+    #[must_use]
+    pub fn new(words: LaneWords<N>) -> Self {
+        LaneBits {
+            words,
+            word: [0; N],
+            left: 0,
+        }
+    }
+
+    /// The lanes' streams (for draws other than flips, which the flips do not see).
+    #[inline(always)]
+    pub fn words(&mut self) -> &mut LaneWords<N> {
+        &mut self.words
+    }
+
+    /// [`Bits::take`] for every run: its next `n` ≤ 32 flips, flip i in bit i.
+    #[inline(always)]
+    pub fn take(&mut self, n: u32) -> [u32; N] {
+        debug_assert!(n <= 32);
+        let mut out = [0; N];
+        if n <= self.left {
+            for (o, w) in out.iter_mut().zip(&mut self.word) {
+                (*o, *w) = take_low(*w, n);
+            }
+            self.left -= n;
+        } else {
+            let fresh = self.words.next_words();
+            for ((o, w), f) in out.iter_mut().zip(&mut self.word).zip(fresh) {
+                (*o, *w) = splice(*w, self.left, f, n);
+            }
+            self.left = 32 - (n - self.left);
+        }
+        out
     }
 }
 
@@ -594,6 +660,30 @@ mod tests {
                 let ctr = [far as u32, run, cell, (far >> 32) as u32];
                 let want = philox4x32_10(ctr, [seed as u32, (seed >> 32) as u32]);
                 assert_eq!([b[0][i], b[1][i], b[2][i], b[3][i]], want);
+            }
+        }
+    }
+
+    /// Lockstep flips equal each run's own [`Bits`] over its stream, after uniforms drawn
+    /// from the same streams, whatever the sizes taken (0 to 32, across word boundaries).
+    #[test]
+    fn lane_bits_are_each_runs_bits() {
+        let sizes = [32, 20, 12, 1, 0, 31, 32, 5, 27, 32, 3, 30, 2, 32, 16, 16, 7];
+        for (seed, cell, first) in [(3u64, 1u32, 0u32), (0xdead_beef, 9, u32::MAX - 3)] {
+            let mut plain: Vec<_> = (0..8)
+                .map(|i| Philox4x32::new(seed, cell, first.wrapping_add(i)))
+                .collect();
+            let mut bits = vec![Bits::new(); 8];
+            let mut lanes = LaneBits::<8>::new(LaneWords::new(seed, cell, first));
+            let u = lanes.words().next_f64();
+            for (p, u) in plain.iter_mut().zip(u) {
+                assert_eq!(p.next_f64().to_bits(), u.to_bits());
+            }
+            for &n in sizes.iter().chain(&sizes) {
+                let got = lanes.take(n);
+                for ((p, b), g) in plain.iter_mut().zip(&mut bits).zip(got) {
+                    assert_eq!(b.take(n, p), g, "{n} bits");
+                }
             }
         }
     }
