@@ -787,7 +787,15 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let finite_bound = bound.min(f64::MAX);
         // Alive lanes as 64-bit masks (all ones or zero), the width of an f64.
         let mask = |b: bool| (b as u64).wrapping_neg();
-        let mut alive = g.alive.map(mask);
+        // A plain loop: `array::map` here is not inlined.
+        let masks = |a: &[bool; LANES]| {
+            let mut m = [0u64; LANES];
+            for (m, a) in m.iter_mut().zip(a) {
+                *m = mask(*a);
+            }
+            m
+        };
+        let mut alive = masks(&g.alive);
         let absorbing_m = mask(absorbing);
         // The lanes' states (and the optimizer's) live in a local copy for the block, so the
         // compiler can keep them in registers from step to step instead of storing them
@@ -875,7 +883,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     }
                 }
                 // Lanes frozen here stay frozen for the rest of the block.
-                alive = g.alive.map(mask);
+                alive = masks(&g.alive);
             }
         }
         g.w = from_lanes(&w);

@@ -445,7 +445,8 @@ impl Bits {
             self.left -= n;
             return out;
         }
-        let (out, rest) = splice(self.word, self.left, rng.next_word(), n);
+        let (have, need) = (Cut::new(self.left), Cut::new(n - self.left));
+        let (out, rest) = splice(self.word, rng.next_word(), have, need);
         self.word = rest;
         self.left = 32 - (n - self.left);
         out
@@ -465,23 +466,48 @@ impl Bits {
     }
 }
 
-/// The lowest `n` ≤ 32 of a bit word's unused bits, and the rest moved down.
-#[inline(always)]
-fn take_low(word: u32, n: u32) -> (u32, u32) {
-    if n >= 32 {
-        (word, 0)
-    } else {
-        (word & ((1 << n) - 1), word >> n)
+/// Taking the lowest `n` ≤ 32 bits of a word: the bits taken, and the rest moved down.
+/// Computed once per `n`, so a loop of lanes that share `n` has no branch and vectorises.
+#[derive(Clone, Copy)]
+struct Cut {
+    mask: u32,
+    shift: u32,
+    /// All ones, or zero when `n` = 32 (nothing is left).
+    rest: u32,
+}
+
+impl Cut {
+    #[inline(always)]
+    fn new(n: u32) -> Self {
+        debug_assert!(n <= 32);
+        Cut {
+            mask: ((1u64 << n) - 1) as u32,
+            shift: n % 32,
+            rest: if n >= 32 { 0 } else { u32::MAX },
+        }
+    }
+
+    /// The bits taken from `word` and its rest.
+    #[inline(always)]
+    fn take(self, word: u32) -> (u32, u32) {
+        (word & self.mask, (word >> self.shift) & self.rest)
     }
 }
 
-/// `n` bits when only `have` < `n` are left in `word`: those, then the lowest `n − have` of
-/// a `fresh` word above them; and the fresh word's rest (`32 − (n − have)` bits).
+/// The lowest `n` ≤ 32 of a bit word's unused bits, and the rest moved down.
 #[inline(always)]
-fn splice(word: u32, have: u32, fresh: u32, n: u32) -> (u32, u32) {
-    let (low, _) = take_low(word, have);
-    let (high, rest) = take_low(fresh, n - have);
-    (low | high << (have % 32), rest)
+fn take_low(word: u32, n: u32) -> (u32, u32) {
+    Cut::new(n).take(word)
+}
+
+/// `n` bits when only `have` < `n` are left in `word`: those, then the lowest `n − have` of
+/// a `fresh` word above them; and the fresh word's rest (`32 − (n − have)` bits). The cuts
+/// are `Cut::new(have)` and `Cut::new(n − have)`.
+#[inline(always)]
+fn splice(word: u32, fresh: u32, have: Cut, need: Cut) -> (u32, u32) {
+    let (low, _) = have.take(word);
+    let (high, rest) = need.take(fresh);
+    (low | high << have.shift, rest)
 }
 
 /// The [`Bits`] of `N` consecutive runs' streams read in lockstep, their words drawn by
@@ -520,14 +546,16 @@ impl<const N: usize> LaneBits<N> {
         debug_assert!(n <= 32);
         let mut out = [0; N];
         if n <= self.left {
+            let cut = Cut::new(n);
             for (o, w) in out.iter_mut().zip(&mut self.word) {
-                (*o, *w) = take_low(*w, n);
+                (*o, *w) = cut.take(*w);
             }
             self.left -= n;
         } else {
             let fresh = self.words.next_words();
+            let (have, need) = (Cut::new(self.left), Cut::new(n - self.left));
             for ((o, w), f) in out.iter_mut().zip(&mut self.word).zip(fresh) {
-                (*o, *w) = splice(*w, self.left, f, n);
+                (*o, *w) = splice(*w, f, have, need);
             }
             self.left = 32 - (n - self.left);
         }
