@@ -283,13 +283,6 @@ impl Sampler<'_> {
         }
     }
 
-    /// The next `n` ≤ 32 coin flips of a fair-coin law, flip i in bit i: the same stream
-    /// use as `n` draws.
-    #[inline(always)]
-    pub fn take_bits(&mut self, rng: &mut Philox4x32, n: u32) -> u32 {
-        self.bits.take(n, rng)
-    }
-
     /// Draw `count` consecutive data points into `out[start]`, `out[start + stride]`, … —
     /// exactly the values `count` calls of [`Sampler::draw`] would give, with the law
     /// matched once instead of per draw.

@@ -440,7 +440,7 @@ impl Bits {
     pub fn take(&mut self, n: u32, rng: &mut Philox4x32) -> u32 {
         debug_assert!(n <= 32);
         if n <= self.left {
-            let (out, rest) = take_low(self.word, n);
+            let (out, rest) = Cut::new(n).take(self.word);
             self.word = rest;
             self.left -= n;
             return out;
@@ -492,12 +492,6 @@ impl Cut {
     fn take(self, word: u32) -> (u32, u32) {
         (word & self.mask, (word >> self.shift) & self.rest)
     }
-}
-
-/// The lowest `n` ≤ 32 of a bit word's unused bits, and the rest moved down.
-#[inline(always)]
-fn take_low(word: u32, n: u32) -> (u32, u32) {
-    Cut::new(n).take(word)
 }
 
 /// `n` bits when only `have` < `n` are left in `word`: those, then the lowest `n − have` of
