@@ -796,7 +796,16 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             m
         };
         let mut alive = masks(&g.alive);
-        let absorbing_m = mask(absorbing);
+        // Whether a new state has diverged (a coordinate non-finite or beyond the bound), and
+        // whether it has reached 0 (every coordinate below ABSORB_BELOW).
+        let verdict = |x: &M::W| {
+            let (mut out, mut tiny) = (0u64, u64::MAX);
+            for x in x.as_slice() {
+                out |= mask(!(x.abs() <= finite_bound));
+                tiny &= mask(x.abs() < ABSORB_BELOW);
+            }
+            (out != 0, tiny != 0)
+        };
         // The lanes' states (and the optimizer's) live in a local copy for the block, so the
         // compiler can keep them in registers from step to step instead of storing them
         // through `g` every step; the parameters coordinate by coordinate (`Vector::Lanes`),
@@ -839,41 +848,32 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     }
                 }
             }
-            // Flags as 64-bit masks (all ones or zero), the width of an f64, so the lane loops
-            // vectorise: comparisons and selects are plain vector operations, and one test per
-            // step says whether any lane stopped (diverged or reached 0).
-            let mut stop = [0u64; LANES];
+            // The keep flags as 64-bit masks (all ones or zero), the width of an f64, so the
+            // lane loop vectorises: comparisons and selects are plain vector operations, and
+            // one test per step says whether any lane stopped (diverged or reached 0).
             let mut any = false;
             for l in 0..LANES {
                 let mut nl = M::W::lane(&next, l);
-                let mut out = 0u64;
-                let mut tiny = u64::MAX;
-                for x in nl.as_mut_slice() {
-                    if BOX {
+                if BOX {
+                    for x in nl.as_mut_slice() {
                         *x = x.clamp(lo, hi);
                     }
-                    out |= mask(!(x.abs() <= finite_bound));
-                    tiny &= mask(x.abs() < ABSORB_BELOW);
-                }
-                if BOX {
                     M::W::set_lane(&mut next, l, nl);
                 }
+                let (out, tiny) = verdict(&nl);
                 // A lane that reaches 0 takes its new state; one that diverges keeps its last.
-                let keep = alive[l] & !out;
-                let fail = out | (tiny & absorbing_m);
+                let keep = alive[l] & !mask(out);
                 for (i, n) in nl.as_slice().iter().enumerate() {
                     let c = M::W::at_mut(&mut w, i, l);
                     *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
                 }
-                stop[l] = alive[l] & fail;
-                any |= stop[l] != 0;
+                any |= (alive[l] != 0) & (out | (tiny & absorbing));
             }
             if any {
-                // Rare: mark the lanes, diverged before absorbed.
+                // Rare: mark the lanes that stopped, diverged before absorbed.
                 for l in 0..LANES {
-                    if stop[l] != 0 {
-                        let nl = M::W::lane(&next, l);
-                        let out = nl.as_slice().iter().any(|x| !(x.abs() <= finite_bound));
+                    let (out, tiny) = verdict(&M::W::lane(&next, l));
+                    if g.alive[l] && (out || (tiny && absorbing)) {
                         g.status[l] = if out {
                             Status::Diverged(t)
                         } else {
