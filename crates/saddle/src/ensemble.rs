@@ -426,14 +426,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         while first < runs.end {
             let n = (runs.end - first).min(EXACT_LANES as u64) as usize;
             let mut src = LaneWords::<EXACT_LANES>::new(s.seed, s.cell, first as u32);
-            match &s.init {
-                Init::Point(x) => w0 = [x[0]; EXACT_LANES],
-                Init::Uniform { lo, hi } => {
-                    let u = src.next_f64();
-                    for i in 0..EXACT_LANES {
-                        w0[i] = uniform_in(lo[0], hi[0], u[i]);
-                    }
-                }
+            for (w0, x) in w0.iter_mut().zip(self.init_lanes(&mut src)) {
+                *w0 = x.as_slice()[0];
             }
             let k = interval.invert_all(&src.next_f64());
             // The kept products (NaN where there is none to take), the new states and their
@@ -664,7 +658,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let mut t = 0u64;
         for &stop in &self.record {
             while t < stop && g.alive.iter().any(|a| *a) {
-                let plain = sampled && batch == 1 && s.sigma == 0.0;
+                let plain = self.plain();
                 let coins = self.flips().zip(g.flips.as_mut());
                 let block = if coins.is_some() { COIN_BLOCK } else { BLOCK };
                 let k_max = (stop - t).min(block as u64) as usize;
@@ -951,9 +945,14 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// nothing else is drawn (SGD with batch 1, no injected noise): the two samples.
     #[inline(always)]
     fn flips(&self) -> Option<(Sample, Sample)> {
+        self.coin.filter(|_| self.plain())
+    }
+
+    /// Whether each step's gradient is one sampled data point's, with no injected noise.
+    #[inline(always)]
+    fn plain(&self) -> bool {
         let s = self.settings;
-        let plain = s.gradient == GradientSource::Sampled && self.noise.batch == 1;
-        self.coin.filter(|_| plain && s.sigma == 0.0)
+        s.gradient == GradientSource::Sampled && self.noise.batch == 1 && s.sigma == 0.0
     }
 }
 

@@ -320,13 +320,12 @@ impl Adam {
         let (c1, c2) = self.advance(&mut s.beta1_t, &mut s.beta2_t);
         for i in 0..W::DIM {
             for l in 0..L {
-                let gi = W::lane(g, l).as_slice()[i];
                 self.coord_as::<AMSGRAD, BIAS>(
                     W::at_mut(&mut s.m, i, l),
                     W::at_mut(&mut s.v, i, l),
                     W::at_mut(&mut s.vmax, i, l),
                     W::at_mut(w, i, l),
-                    gi,
+                    W::at(g, i, l),
                     c1,
                     c2,
                 );

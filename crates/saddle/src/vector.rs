@@ -25,6 +25,8 @@ pub trait Vector: Copy + Send + Sync + std::fmt::Debug + 'static {
     /// Set vector `l` of `N` to `v`.
     fn set_lane<const N: usize>(ls: &mut Self::Lanes<N>, l: usize, v: Self);
     /// Coordinate `i` of vector `l` of `N`.
+    fn at<const N: usize>(ls: &Self::Lanes<N>, i: usize, l: usize) -> f64;
+    /// Coordinate `i` of vector `l` of `N`, to write.
     fn at_mut<const N: usize>(ls: &mut Self::Lanes<N>, i: usize, l: usize) -> &mut f64;
     /// Build from a slice of length `DIM` (extra entries are ignored, missing ones are 0).
     fn from_slice(s: &[f64]) -> Self {
@@ -74,6 +76,10 @@ impl<const N: usize> Vector for [f64; N] {
         }
     }
     #[inline(always)]
+    fn at<const L: usize>(ls: &[[f64; L]; N], i: usize, l: usize) -> f64 {
+        ls[i][l]
+    }
+    #[inline(always)]
     fn at_mut<const L: usize>(ls: &mut [[f64; L]; N], i: usize, l: usize) -> &mut f64 {
         &mut ls[i][l]
     }
@@ -110,6 +116,7 @@ mod tests {
         assert_eq!(ls[1], [10.0, 11.0, 12.0, 13.0]);
         assert_eq!(<[f64; 3]>::lane(&ls, 2), ws[2]);
         *<[f64; 3]>::at_mut(&mut ls, 2, 3) = 7.0;
+        assert_eq!(<[f64; 3]>::at(&ls, 2, 3), 7.0);
         <[f64; 3]>::set_lane(&mut ls, 0, [1.0, 2.0, 3.0]);
         let back: [[f64; 3]; 4] = from_lanes(&ls);
         assert_eq!(back[0], [1.0, 2.0, 3.0]);

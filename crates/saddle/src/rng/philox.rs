@@ -528,12 +528,6 @@ impl<const N: usize> LaneBits<N> {
         }
     }
 
-    /// The lanes' streams (for draws other than flips, which the flips do not see).
-    #[inline(always)]
-    pub fn words(&mut self) -> &mut LaneWords<N> {
-        &mut self.words
-    }
-
     /// [`Bits::take`] for every run: its next `n` ≤ 32 flips, flip i in bit i.
     #[inline(always)]
     pub fn take(&mut self, n: u32) -> [u32; N] {
@@ -696,11 +690,12 @@ mod tests {
                 .map(|i| Philox4x32::new(seed, cell, first.wrapping_add(i)))
                 .collect();
             let mut bits = vec![Bits::new(); 8];
-            let mut lanes = LaneBits::<8>::new(LaneWords::new(seed, cell, first));
-            let u = lanes.words().next_f64();
+            let mut words = LaneWords::<8>::new(seed, cell, first);
+            let u = words.next_f64();
             for (p, u) in plain.iter_mut().zip(u) {
                 assert_eq!(p.next_f64().to_bits(), u.to_bits());
             }
+            let mut lanes = LaneBits::new(words);
             for &n in sizes.iter().chain(&sizes) {
                 let got = lanes.take(n);
                 for ((p, b), g) in plain.iter_mut().zip(&mut bits).zip(got) {
