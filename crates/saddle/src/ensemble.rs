@@ -790,15 +790,32 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             m
         };
         let mut alive = masks(&g.alive);
+        let mut take = alive;
         // Whether a new state has diverged (a coordinate non-finite or beyond the bound), and
         // whether it has reached 0 (every coordinate below ABSORB_BELOW).
         let verdict = |x: &M::W| {
-            let (mut out, mut tiny) = (0u64, u64::MAX);
+            let (mut out, mut tiny) = (false, true);
             for x in x.as_slice() {
-                out |= mask(!(x.abs() <= finite_bound));
-                tiny &= mask(x.abs() < ABSORB_BELOW);
+                out |= !(x.abs() <= finite_bound);
+                tiny &= x.abs() < ABSORB_BELOW;
             }
-            (out != 0, tiny != 0)
+            (out, tiny)
+        };
+        // The same test for every lane at once, on the states' bits: with m the largest
+        // |x|'s bits shifted left by one (the sign dropped; for |x| and NaN the order of the
+        // bits is that of the values, NaN above ∞), a lane has diverged iff m > B and has
+        // reached 0 iff m < A (B, A: the bound's and ABSORB_BELOW's bits, shifted alike), so
+        // it stops iff m − A > B − A in wrapping arithmetic: one subtraction and one
+        // comparison per lane, and one per step for the largest over the alive lanes.
+        let big = finite_bound.to_bits() << 1;
+        let (floor, span) = match absorbing {
+            false => (0, big),
+            true if ABSORB_BELOW <= finite_bound => {
+                let small = ABSORB_BELOW.to_bits() << 1;
+                (small, big - small)
+            }
+            // A bound below ABSORB_BELOW: every state stops (m is even, so m − 1 > 0).
+            true => (1, 0),
         };
         // The lanes' states (and the optimizer's) live in a local copy for the block, so the
         // compiler can keep them in registers from step to step instead of storing them
@@ -842,33 +859,32 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     }
                 }
             }
-            // The keep flags as 64-bit masks (all ones or zero), the width of an f64, so the
-            // lane loop vectorises: comparisons and selects are plain vector operations, and
-            // one test per step says whether any lane stopped (diverged or reached 0).
-            let mut any = false;
-            for l in 0..LANES {
-                let mut nl = M::W::lane(&next, l);
-                if BOX {
-                    for x in nl.as_mut_slice() {
+            if BOX {
+                for i in 0..d {
+                    for l in 0..LANES {
+                        let x = M::W::at_mut(&mut next, i, l);
                         *x = x.clamp(lo, hi);
                     }
-                    M::W::set_lane(&mut next, l, nl);
                 }
-                let (out, tiny) = verdict(&nl);
-                // A lane that reaches 0 takes its new state; one that diverges keeps its last.
-                let keep = alive[l] & !mask(out);
-                for (i, n) in nl.as_slice().iter().enumerate() {
-                    let c = M::W::at_mut(&mut w, i, l);
-                    *c = f64::from_bits((n.to_bits() & keep) | (c.to_bits() & !keep));
-                }
-                any |= (alive[l] != 0) & (out | (tiny & absorbing));
             }
-            if any {
-                // Rare: mark the lanes that stopped, diverged before absorbed.
+            // Whether any alive lane stopped (diverged or reached 0), with the test above:
+            // plain integer operations over the lanes, which the compiler vectorises.
+            let mut stopped = false;
+            for l in 0..LANES {
+                let mut m = 0u64;
+                for i in 0..d {
+                    m = m.max(M::W::at(&next, i, l).to_bits() << 1);
+                }
+                stopped |= (m.wrapping_sub(floor) & alive[l]) > span;
+            }
+            if stopped {
+                // Rare: mark the lanes that stopped, diverged before absorbed. A lane that
+                // reaches 0 takes its new state; one that diverges keeps its last.
                 for l in 0..LANES {
                     let (out, tiny) = verdict(&M::W::lane(&next, l));
                     if g.alive[l] && (out || (tiny && absorbing)) {
                         g.status[l] = if out {
+                            take[l] = 0;
                             Status::Diverged(t)
                         } else {
                             Status::Absorbed(t)
@@ -876,8 +892,19 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                         g.alive[l] = false;
                     }
                 }
+            }
+            // The lanes to take their new states (`take`: those alive at the step's start,
+            // but one that diverged in it) do; the others stay frozen.
+            for i in 0..d {
+                for l in 0..LANES {
+                    let (n, c) = (M::W::at(&next, i, l), M::W::at_mut(&mut w, i, l));
+                    *c = f64::from_bits((n.to_bits() & take[l]) | (c.to_bits() & !take[l]));
+                }
+            }
+            if stopped {
                 // Lanes frozen here stay frozen for the rest of the block.
                 alive = masks(&g.alive);
+                take = alive;
             }
         }
         g.w = from_lanes(&w);
