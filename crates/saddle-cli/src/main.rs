@@ -9,6 +9,7 @@ mod input;
 mod output;
 mod progress;
 mod reproduce;
+mod sorted;
 mod sweep;
 mod theory;
 

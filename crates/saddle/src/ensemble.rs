@@ -789,8 +789,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
             m
         };
-        let mut alive = masks(&g.alive);
-        let mut take = alive;
+        let mut take = masks(&g.alive);
         // Whether a new state has diverged (a coordinate non-finite or beyond the bound), and
         // whether it has reached 0 (every coordinate below ABSORB_BELOW).
         let verdict = |x: &M::W| {
@@ -806,7 +805,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         // bits is that of the values, NaN above ∞), a lane has diverged iff m > B and has
         // reached 0 iff m < A (B, A: the bound's and ABSORB_BELOW's bits, shifted alike), so
         // it stops iff m − A > B − A in wrapping arithmetic: one subtraction and one
-        // comparison per lane, and one per step for the largest over the alive lanes.
+        // comparison per lane. A lane that has stopped compares with u64::MAX instead of
+        // B − A (its `limit`), which nothing exceeds.
         let big = finite_bound.to_bits() << 1;
         let (floor, span) = match absorbing {
             false => (0, big),
@@ -817,6 +817,16 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             // A bound below ABSORB_BELOW: every state stops (m is even, so m − 1 > 0).
             true => (1, 0),
         };
+        let limits = |a: &[bool; LANES]| {
+            let mut m = [u64::MAX; LANES];
+            for (m, a) in m.iter_mut().zip(a) {
+                if *a {
+                    *m = span;
+                }
+            }
+            m
+        };
+        let mut limit = limits(&g.alive);
         // The lanes' states (and the optimizer's) live in a local copy for the block, so the
         // compiler can keep them in registers from step to step instead of storing them
         // through `g` every step; the parameters coordinate by coordinate (`Vector::Lanes`),
@@ -875,7 +885,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 for i in 0..d {
                     m = m.max(M::W::at(&next, i, l).to_bits() << 1);
                 }
-                stopped |= (m.wrapping_sub(floor) & alive[l]) > span;
+                stopped |= m.wrapping_sub(floor) > limit[l];
             }
             if stopped {
                 // Rare: mark the lanes that stopped, diverged before absorbed. A lane that
@@ -903,8 +913,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             }
             if stopped {
                 // Lanes frozen here stay frozen for the rest of the block.
-                alive = masks(&g.alive);
-                take = alive;
+                take = masks(&g.alive);
+                limit = limits(&g.alive);
             }
         }
         g.w = from_lanes(&w);
