@@ -117,7 +117,7 @@ mod tests {
         let xs: Vec<f64> = (0..1000)
             .map(|i| ((i * 7919) % 1013) as f64 * 0.01 - 3.0)
             .collect();
-        for batch in [1, 2, 16, 999, 1000] {
+        for batch in [1, 2, 7, 8, 9, 16, 64, 999, 1000] {
             let (mut one, mut all) = (Welford::default(), Welford::default());
             xs.iter().for_each(|x| one.push(*x));
             xs.chunks(batch).for_each(|c| all.push_all(c));
@@ -152,6 +152,22 @@ mod tests {
         assert_eq!(l.n, 1000);
         assert!((l.mean - mean).abs() < 1e-12);
         assert!((l.variance().unwrap() - var).abs() < 1e-10);
+    }
+
+    /// The eight partial sums: every value is added once, whatever the length (integers, so
+    /// the sum is exact), in a fixed grouping; an empty sum and a sum of −0.0 are −0.0.
+    #[test]
+    fn sum8_adds_every_value_once() {
+        for n in 0..40usize {
+            let xs: Vec<f64> = (1..=n).map(|i| i as f64).collect();
+            assert_eq!(sum8(&xs, |x| x), (n * (n + 1) / 2) as f64, "n = {n}");
+            assert_eq!(sum8(&xs, |x| 2.0 * x), (n * (n + 1)) as f64, "n = {n}");
+        }
+        assert!(sum8(&[], |x| x).is_sign_negative());
+        assert!(sum8(&[-0.0; 11], |x| x).is_sign_negative());
+        // The grouping is fixed: value i goes to sum i mod 8.
+        let xs = [1e16, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1e16, 1.0];
+        assert_eq!(sum8(&xs, |x| x), 2.0);
     }
 
     #[test]
