@@ -61,62 +61,48 @@ impl Serialize for Sorted<'_> {
     }
 }
 
-impl Serialize for Escape<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let x = self.0;
-        let mut m = s.serialize_struct("EscapeSummary", 3)?;
-        m.serialize_field("delta", &x.delta)?;
-        m.serialize_field("stderr", &x.stderr)?;
-        m.serialize_field("value", &x.value)?;
-        m.end()
-    }
+/// `Serialize` for a wrapper of a struct whose fields are all serialized as they are, given in
+/// alphabetical order.
+macro_rules! sorted_fields {
+    ($wrapper:ident, $name:literal, $($field:ident),+) => {
+        impl Serialize for $wrapper<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let x = self.0;
+                let mut m = s.serialize_struct($name, [$(stringify!($field)),+].len())?;
+                $(m.serialize_field(stringify!($field), &x.$field)?;)+
+                m.end()
+            }
+        }
+    };
 }
 
-impl Serialize for Rate<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let x = self.0;
-        let mut m = s.serialize_struct("EscapeRatePoint", 5)?;
-        m.serialize_field("excluded", &x.excluded)?;
-        m.serialize_field("n", &x.n)?;
-        m.serialize_field("stderr", &x.stderr)?;
-        m.serialize_field("t", &x.t)?;
-        m.serialize_field("value", &x.value)?;
-        m.end()
-    }
-}
-
-impl Serialize for Trace<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let x = self.0;
-        let mut m = s.serialize_struct("TracePoint", 8)?;
-        m.serialize_field("absorbed", &x.absorbed)?;
-        m.serialize_field("diverged", &x.diverged)?;
-        m.serialize_field("loss_stderr", &x.loss_stderr)?;
-        m.serialize_field("mean_loss", &x.mean_loss)?;
-        m.serialize_field("mean_norm", &x.mean_norm)?;
-        m.serialize_field("n", &x.n)?;
-        m.serialize_field("norm_stderr", &x.norm_stderr)?;
-        m.serialize_field("t", &x.t)?;
-        m.end()
-    }
-}
-
-impl Serialize for Hist<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let x = self.0;
-        let mut m = s.serialize_struct("Histogram", 9)?;
-        m.serialize_field("bins", &x.bins)?;
-        m.serialize_field("counts", &x.counts)?;
-        m.serialize_field("excluded", &x.excluded)?;
-        m.serialize_field("hi", &x.hi)?;
-        m.serialize_field("lo", &x.lo)?;
-        m.serialize_field("overflow", &x.overflow)?;
-        m.serialize_field("params", &x.params)?;
-        m.serialize_field("step", &x.step)?;
-        m.serialize_field("underflow", &x.underflow)?;
-        m.end()
-    }
-}
+sorted_fields!(Escape, "EscapeSummary", delta, stderr, value);
+sorted_fields!(Rate, "EscapeRatePoint", excluded, n, stderr, t, value);
+sorted_fields!(
+    Trace,
+    "TracePoint",
+    absorbed,
+    diverged,
+    loss_stderr,
+    mean_loss,
+    mean_norm,
+    n,
+    norm_stderr,
+    t
+);
+sorted_fields!(
+    Hist,
+    "Histogram",
+    bins,
+    counts,
+    excluded,
+    hi,
+    lo,
+    overflow,
+    params,
+    step,
+    underflow
+);
 
 #[cfg(test)]
 mod tests {
