@@ -206,20 +206,24 @@ fn csv_records<'a>(rows: impl Iterator<Item = &'a [String]>) -> Result<Vec<u8>> 
     Ok(out)
 }
 
-/// The CSV table (header and one row per entry, in the given order).
-fn csv_rows<'a>(base: &Experiment, entries: impl Iterator<Item = &'a Entry>) -> Result<Vec<u8>> {
-    let mut out = csv_records(std::iter::once(&header(base)[..]))?;
-    for e in entries {
-        out.extend_from_slice(&e.csv);
-    }
-    Ok(out)
+/// Write the CSV table (header and one row per entry, in the given order) to `path`
+/// atomically, the rows streamed to the file.
+fn write_csv<'a>(
+    path: &Path,
+    base: &Experiment,
+    mut entries: impl Iterator<Item = &'a Entry>,
+) -> Result<()> {
+    let header = csv_records(std::iter::once(&header(base)[..]))?;
+    write_atomic_with(path, |w| {
+        w.write_all(&header)?;
+        entries.try_for_each(|e| w.write_all(&e.csv))
+    })
 }
 
 /// Write `sweep.csv` and `sweep.jsonl` from the entries, in cell order: the two files at
 /// once, each streamed to its file (with a sweep of thousands of short cells, the end of a
 /// sweep is these writes and their syncs).
 fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, Entry>) -> Result<()> {
-    let header = csv_records(std::iter::once(&header(base)[..]))?;
     std::thread::scope(|scope| {
         let jsonl = scope.spawn(|| {
             write_atomic_with(&dir.join("sweep.jsonl"), |w| {
@@ -227,10 +231,7 @@ fn write_tables(dir: &Path, base: &Experiment, done: &BTreeMap<usize, Entry>) ->
                     .try_for_each(|e| w.write_all(e.jsonl.as_bytes()))
             })
         });
-        let csv = write_atomic_with(&dir.join("sweep.csv"), |w| {
-            w.write_all(&header)?;
-            done.values().try_for_each(|e| w.write_all(&e.csv))
-        });
+        let csv = write_csv(&dir.join("sweep.csv"), base, done.values());
         let jsonl = jsonl
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("writing sweep.jsonl panicked")));
@@ -416,7 +417,7 @@ pub fn run(
     // journal.csv: the same rows as CSV, in completion order, rebuilt from the journal on
     // every start (so a torn line from an interruption never survives).
     let journal_csv = dir.join(JOURNAL_CSV);
-    write_atomic(&journal_csv, &csv_rows(base, done.values())?)?;
+    write_csv(&journal_csv, base, done.values())?;
     let csv_file = std::fs::OpenOptions::new()
         .append(true)
         .open(&journal_csv)
@@ -511,7 +512,7 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
     write_atomic(&out.join(SHARD), b"1/1\n")?;
     let journal: String = all.values().map(|e| format!("{}\n", e.line)).collect();
     write_atomic(&out.join(JOURNAL), journal.as_bytes())?;
-    write_atomic(&out.join(JOURNAL_CSV), &csv_rows(&base, all.values())?)?;
+    write_csv(&out.join(JOURNAL_CSV), &base, all.values())?;
     write_tables(out, &base, &all)?;
     if all.len() < total {
         eprintln!(
