@@ -17,7 +17,7 @@ use crate::noise::{coin_sample, NoiseLaw, Sampler};
 use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
 use crate::optimizer::Optimizer;
 use crate::rng::{standard_normal, stream, LaneBits, LaneWords, Philox4x32};
-use crate::vector::{from_lanes, to_lanes, Vector};
+use crate::vector::{to_lanes, Vector};
 use rayon::prelude::*;
 
 /// Runs per chunk: the unit of parallel work and of deterministic merging.
@@ -650,8 +650,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// each run draws its data (and injected noise) for the block from its own stream, in
     /// the order a step-by-step run would, then the steps run with the runs interleaved and
     /// no data-dependent branch, so the processor overlaps (and the compiler can vectorise)
-    /// independent runs. Runs that diverge or are absorbed are frozen by a select, and
-    /// handled in a rare scalar pass.
+    /// independent runs. Runs that diverge or are absorbed are handled in a rare scalar
+    /// pass, which keeps their final states.
     #[inline(always)]
     fn run_group(&self, g: &mut Group<'_, M::W, O::Lanes<LANES>>, acc: &mut Accumulator) {
         let s = self.settings;
@@ -782,17 +782,6 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         // A state diverges when non-finite or beyond the bound: |x| ≤ min(bound, f64::MAX)
         // fails for both (NaN compares false, ∞ exceeds MAX), whatever the bound.
         let finite_bound = bound.min(f64::MAX);
-        // Alive lanes as 64-bit masks (all ones or zero), the width of an f64.
-        let mask = |b: bool| (b as u64).wrapping_neg();
-        // A plain loop: `array::map` here is not inlined.
-        let masks = |a: &[bool; LANES]| {
-            let mut m = [0u64; LANES];
-            for (m, a) in m.iter_mut().zip(a) {
-                *m = mask(*a);
-            }
-            m
-        };
-        let mut take = masks(&g.alive);
         // Whether a new state has diverged (a coordinate non-finite or beyond the bound), and
         // whether it has reached 0 (every coordinate below ABSORB_BELOW).
         let verdict = |x: &M::W| {
@@ -891,36 +880,35 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 stopped |= m.wrapping_sub(floor) > limit[l];
             }
             if stopped {
-                // Rare: mark the lanes that stopped, diverged before absorbed. A lane that
-                // reaches 0 takes its new state; one that diverges keeps its last.
+                // Rare: mark the lanes that stopped, diverged before absorbed, and keep their
+                // final states in `g.w`: a lane that reaches 0 its new state, one that
+                // diverges its last.
                 for l in 0..LANES {
                     let (out, tiny) = verdict(&M::W::lane(&next, l));
                     if g.alive[l] && (out || (tiny && absorbing)) {
-                        g.status[l] = if out {
-                            take[l] = 0;
-                            Status::Diverged(t)
+                        // (Lanes taken by value, not through a chosen reference, which
+                        // would keep both arrays in memory rather than in registers.)
+                        (g.status[l], g.w[l]) = if out {
+                            (Status::Diverged(t), M::W::lane(&w, l))
                         } else {
-                            Status::Absorbed(t)
+                            (Status::Absorbed(t), M::W::lane(&next, l))
                         };
                         g.alive[l] = false;
                     }
                 }
-            }
-            // The lanes to take their new states (`take`: those alive at the step's start,
-            // but one that diverged in it) do; the others stay frozen.
-            for i in 0..d {
-                for l in 0..LANES {
-                    let (n, c) = (M::W::at(&next, i, l), M::W::at_mut(&mut w, i, l));
-                    *c = f64::from_bits((n.to_bits() & take[l]) | (c.to_bits() & !take[l]));
-                }
-            }
-            if stopped {
-                // Lanes frozen here stay frozen for the rest of the block.
-                take = masks(&g.alive);
                 limit = limits(&g.alive);
             }
+            // Every lane steps on, so this is a plain copy: a stopped lane's state is kept
+            // in `g.w` (above, or from before the block) and is not read from `w` again.
+            // (Its values are meaningless, and cost nothing extra: subnormals are flushed,
+            // and non-finite values take no slow path.)
+            w = next;
         }
-        g.w = from_lanes(&w);
+        for l in 0..LANES {
+            if g.alive[l] {
+                g.w[l] = M::W::lane(&w, l);
+            }
+        }
         g.state = state;
     }
 
