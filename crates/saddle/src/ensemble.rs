@@ -1079,20 +1079,30 @@ mod tests {
                 ..ObserveSpec::default()
             },
         };
-        let e = Ensemble::new(&TinyNet, &noise, &opt, &settings).unwrap();
-        let base = e.run_chunk_body(0..300).finish(&settings.observe);
-        if has!("avx2") {
-            // SAFETY: AVX2 is present (checked just above).
-            let fast = unsafe { e.run_chunk_avx2(Job::Step, 0..300) }.finish(&settings.observe);
-            assert_eq!(fast, base, "AVX2 build differs from the baseline");
+        // With bias correction, and without (AMSGrad's kept roots: `Adam::amsgrad_lanes`).
+        for opt in [
+            opt,
+            Adam {
+                bias_correction: false,
+                ..opt
+            },
+        ] {
+            let e = Ensemble::new(&TinyNet, &noise, &opt, &settings).unwrap();
+            let base = e.run_chunk_body(0..300).finish(&settings.observe);
+            if has!("avx2") {
+                // SAFETY: AVX2 is present (checked just above).
+                let fast = unsafe { e.run_chunk_avx2(Job::Step, 0..300) }.finish(&settings.observe);
+                assert_eq!(fast, base, "AVX2 build differs from the baseline");
+            }
+            if has!("avx2") && has!("avx512f") && has!("avx512dq") {
+                // SAFETY: AVX-512F/DQ and AVX2 are present (checked just above).
+                let fast =
+                    unsafe { e.run_chunk_avx512(Job::Step, 0..300) }.finish(&settings.observe);
+                assert_eq!(fast, base, "AVX-512 build differs from the baseline");
+            }
+            let finals = base.final_states.unwrap();
+            assert_eq!(finals.len(), 300);
         }
-        if has!("avx2") && has!("avx512f") && has!("avx512dq") {
-            // SAFETY: AVX-512F/DQ and AVX2 are present (checked just above).
-            let fast = unsafe { e.run_chunk_avx512(Job::Step, 0..300) }.finish(&settings.observe);
-            assert_eq!(fast, base, "AVX-512 build differs from the baseline");
-        }
-        let finals = base.final_states.unwrap();
-        assert_eq!(finals.len(), 300);
     }
 
     /// Exact mode's kernel for one interval observed at the final step gives what its
