@@ -258,7 +258,7 @@ impl Adam {
     fn root_at_zero<W: Vector>(&self) -> W {
         let mut r = W::zeros();
         for x in r.as_mut_slice() {
-            *x = 0.0f64.sqrt() + self.eps;
+            *x = self.root(0.0);
         }
         r
     }
@@ -307,8 +307,7 @@ impl Adam {
         c1: f64,
         c2: f64,
     ) {
-        *m = self.beta1 * *m + (1.0 - self.beta1) * g;
-        *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+        self.moments(m, v, g);
         let vh = if AMSGRAD {
             *vmax = vmax.max(*v);
             *vmax
@@ -316,10 +315,23 @@ impl Adam {
             *v
         };
         *w -= if BIAS {
-            self.lr * (*m / c1) / ((vh / c2).sqrt() + self.eps)
+            self.lr * (*m / c1) / self.root(vh / c2)
         } else {
-            self.lr * *m / (vh.sqrt() + self.eps)
+            self.lr * *m / self.root(vh)
         };
+    }
+
+    /// The moments' update (Eqs 12–13): m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g².
+    #[inline(always)]
+    fn moments(&self, m: &mut f64, v: &mut f64, g: f64) {
+        *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+        *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+    }
+
+    /// The step's divisor √v̂ + ε.
+    #[inline(always)]
+    fn root(&self, vh: f64) -> f64 {
+        vh.sqrt() + self.eps
     }
 
     /// The lane update with the variant fixed at compile time, so the loop over lanes has no
@@ -364,17 +376,13 @@ impl Adam {
         w: &mut W::Lanes<L>,
         g: &W::Lanes<L>,
     ) {
-        let (b1, b2) = (self.beta1, self.beta2);
         for i in 0..W::DIM {
             // Three plain loops, which the compiler vectorises: the moments (noting where v̂
             // grows), the roots of the chunks where it did, the step.
             let mut grew = [false; L];
             for (l, grew) in grew.iter_mut().enumerate() {
-                let gl = W::at(g, i, l);
-                let m = W::at_mut(&mut s.m, i, l);
-                *m = b1 * *m + (1.0 - b1) * gl;
                 let v = W::at_mut(&mut s.v, i, l);
-                *v = b2 * *v + (1.0 - b2) * gl * gl;
+                self.moments(W::at_mut(&mut s.m, i, l), v, W::at(g, i, l));
                 let vmax = W::at_mut(&mut s.vmax, i, l);
                 // Where v > v̂ fails (v ≤ v̂, or v NaN), max keeps v̂: the root holds.
                 *grew = *v > *vmax;
@@ -383,7 +391,7 @@ impl Adam {
             for (c, grew) in grew.chunks_exact(ROOT_CHUNK).enumerate() {
                 if grew.contains(&true) {
                     for l in c * ROOT_CHUNK..(c + 1) * ROOT_CHUNK {
-                        *W::at_mut(&mut s.root, i, l) = W::at(&s.vmax, i, l).sqrt() + self.eps;
+                        *W::at_mut(&mut s.root, i, l) = self.root(W::at(&s.vmax, i, l));
                     }
                 }
             }
