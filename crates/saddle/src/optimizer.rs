@@ -188,7 +188,8 @@ pub struct AdamState<W> {
     /// v̂ (AMSGrad's running maximum)
     pub vmax: W,
     /// √v̂ + ε, kept by the lane update of AMSGrad without bias correction, which takes the
-    /// square root again only where v̂ has grown (bit for bit the same divisor).
+    /// square root again only where v̂ has grown (bit for bit the same divisor). The
+    /// one-run update does not use it (it stays at its start value there).
     pub root: W,
     /// β₁ᵗ
     pub beta1_t: f64,
