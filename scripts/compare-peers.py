@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Check that saddle's answers and a peer program's agree statistically.
+"""Check that two programs' answers to a canonical workload agree statistically.
 
-    scripts/compare-peers.py SADDLE.json PEER.json
+    scripts/compare-peers.py REFERENCE.json OTHER.json
 
-SADDLE.json is written by `saddle bench --out DIR` (DIR/WORK.json), PEER.json by the peer's
-`workloads.py --out`. Every comparison is a two-sided z-test at family-wise level 1e-3,
-Bonferroni over the comparisons of the workload:
+REFERENCE.json must carry standard errors: a file of `saddle bench --out DIR` (DIR/WORK.json)
+or of `scripts/peers/baselines.py --out`. OTHER.json may be any program's `--out` file in the
+same layout (the baselines', or a peer's `workloads.py --out` in ../shared/peers). Every
+comparison is a two-sided z-test at family-wise level 1e-3, Bonferroni over the comparisons of
+the workload:
 
 - quad-phase: each cell's escape fraction, two-sample binomial test with the pooled fraction;
 - nn-sweep: each learning rate's diverged fraction (two-sample binomial) and mean loss;
 - adaptive: mean |w_t| of each variant at each common checkpoint.
 
-The peers report no standard errors, so a difference of means is allowed z x sqrt(2) x saddle's
-standard error (two ensembles of the same size and law) plus 3D/n, what three runs can move a
+OTHER.json need not report standard errors, so a difference of means is allowed z x sqrt(2) x
+REFERENCE's standard error (two ensembles of the same size and law) plus 3D/n, what three runs can move a
 mean of n runs: these means are often carried by a few runs (AMSGrad's mean |w_t| while the
 last runs are absorbed, the loss near the saddle), whose number varies between ensembles, and
 there a standard error estimated from one ensemble understates the spread. D is the range of one run's value: 1 for |w_t| (w is clipped
@@ -61,9 +63,12 @@ def main():
     p = json.load(open(sys.argv[2]))
     work = s["work"]
     n = s["runs"]
-    pairs = []  # (kind, saddle value, peer value, saddle stderr, span)
+    if s["work"] != p["work"] or s.get("size", p.get("size")) != p.get("size", s.get("size")):
+        print(f"{sys.argv[1]} and {sys.argv[2]} hold different workloads or sizes", file=sys.stderr)
+        sys.exit(2)
+    pairs = []  # (kind, reference value, other value, reference stderr, span)
     if work == "quad-phase":
-        for a, b in zip(s["escape_fraction"], flat(p["escape_fraction"])):
+        for a, b in zip(flat(s["escape_fraction"]), flat(p["escape_fraction"])):
             pairs.append(("binomial", a, b, None, None))
     elif work == "nn-sweep":
         for a, b in zip(s["diverged"], flat(p["diverged"])):
