@@ -1,40 +1,60 @@
 #!/usr/bin/env bash
-# Time saddle against the NumPy (and, with --jax, JAX) peer programs on the canonical
+# Time saddle against NumPy (and, with --jax, JAX) programs on the canonical
 # workloads, in one run on this machine, print steps/s and ratios, and check that the answers
 # agree statistically (scripts/compare-peers.py: escape and divergence fractions within
 # binomial bounds, mean losses and mean |w_t| within standard errors, Bonferroni at 1e-3).
 # Exits 1 if any answer disagrees.
 #
-#   scripts/bench-vs-peers.sh [--size quick|paper] [--jax] [--repeat N]
+#   scripts/bench-vs-peers.sh [--size quick|paper] [--jax] [--repeat N] [--shared-peers [DIR]]
 #
 # Each program runs N times (default 3) per workload, in interleaved rounds; the median
 # steps/s is reported, and each round's rate is listed.
 #
-# The peers live in ../shared/peers (or $SADDLE_PEERS). Their Python dependencies are
-# installed into .venv-peers on first use.
+# The NumPy and JAX programs are the project's own baselines, scripts/peers/baselines.py, so a
+# fresh clone runs the script as is. --shared-peers times the external peer programs instead:
+# DIR/workloads.py, DIR defaulting to $SADDLE_PEERS or ../shared/peers (same interface and
+# answers; scripts/peers/agree.py checks that the two agree). $SADDLE_BIN, if set, is the
+# saddle binary to time (default: build target/release/saddle). Python's dependencies (NumPy, and
+# JAX with --jax) are installed with pip into .venv-peers on first use (needs python3 with its
+# venv module, and access to PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=quick
 jax=0
 repeat=3
+program=scripts/peers/baselines.py
+usage="usage: $0 [--size quick|paper] [--jax] [--repeat N] [--shared-peers [DIR]]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --size) size="$2"; shift 2 ;;
+    --size) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; size="$2"; shift 2 ;;
     --jax) jax=1; shift ;;
-    --repeat) repeat="$2"; shift 2 ;;
-    *) echo "usage: $0 [--size quick|paper] [--jax] [--repeat N]" >&2; exit 2 ;;
+    --repeat) [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }; repeat="$2"; shift 2 ;;
+    --shared-peers)
+      if [ $# -ge 2 ] && [ "${2#--}" = "$2" ]; then peers="$2"; shift 2
+      else peers="${SADDLE_PEERS:-../shared/peers}"; shift; fi
+      program="$peers/workloads.py"
+      [ -f "$program" ] || { echo "--shared-peers: $program not found (give DIR or set SADDLE_PEERS)" >&2; exit 2; } ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
-peers="${SADDLE_PEERS:-../shared/peers}"
-[ -f "$peers/workloads.py" ] || { echo "peer programs not found in $peers (set SADDLE_PEERS)" >&2; exit 2; }
+case "$size" in quick|paper) ;; *) echo "--size: '$size' is not quick or paper" >&2; exit 2 ;; esac
+case "$repeat" in ''|*[!0-9]*|0) echo "--repeat: '$repeat' is not a positive integer" >&2; exit 2 ;; esac
 if [ ! -x .venv-peers/bin/python3 ]; then
   python3 -m venv .venv-peers
+fi
+if ! .venv-peers/bin/python3 -c "import numpy" 2>/dev/null; then
   .venv-peers/bin/pip install -q numpy
 fi
 if [ "$jax" = 1 ] && ! .venv-peers/bin/python3 -c "import jax" 2>/dev/null; then
   .venv-peers/bin/pip install -q "jax[cpu]"
 fi
-cargo build --release -q -p saddle-cli
+echo "NumPy/JAX programs: $program" >&2
+# $SADDLE_BIN: a saddle binary built already (otherwise this builds target/release/saddle).
+saddle="${SADDLE_BIN:-}"
+if [ -z "$saddle" ]; then
+  cargo build --release -q -p saddle-cli
+  saddle=./target/release/saddle
+fi
 impls="numpy"
 [ "$jax" = 1 ] && impls="numpy jax"
 # steps_per_s of a command printing one JSON line. The line is parsed after the command has
@@ -57,9 +77,9 @@ for w in quad-phase nn-sweep adaptive; do
   # after its timing ends; the last round's are compared.
   declare -A rates=()
   for _ in $(seq "$repeat"); do
-    rates[saddle]+=" $(rate ./target/release/saddle bench --size "$size" --work "$w" --json --out "$answers")"
+    rates[saddle]+=" $(rate "$saddle" bench --size "$size" --work "$w" --json --out "$answers")"
     for impl in $impls; do
-      rates[$impl]+=" $(rate .venv-peers/bin/python3 "$peers/workloads.py" --impl "$impl" --work "$w" --size "$size" --out "$answers/$impl-$w.json")"
+      rates[$impl]+=" $(rate .venv-peers/bin/python3 "$program" --impl "$impl" --work "$w" --size "$size" --out "$answers/$impl-$w.json")"
     done
   done
   s=$(median ${rates[saddle]})
