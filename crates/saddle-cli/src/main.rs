@@ -16,6 +16,7 @@ mod theory;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use input::InputError;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,9 +60,13 @@ enum Command {
     Run {
         #[command(flatten)]
         exp: ExpArgs,
-        /// Write the resolved config, summary.json and CSV tables into DIR
+        /// Write the resolved config, summary.json and CSV tables into DIR (refused if DIR
+        /// already holds saddle output, unless --force)
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Replace the saddle output already in --out DIR (other files are left alone)
+        #[arg(long, requires = "out")]
+        force: bool,
         /// Print the summary as one JSON document (schema: docs/output.md)
         #[arg(long)]
         json: bool,
@@ -78,6 +83,10 @@ enum Command {
         /// Continue an interrupted sweep in DIR, skipping finished cells
         #[arg(long)]
         resume: bool,
+        /// Replace the saddle output already in DIR and start the sweep afresh (other files
+        /// are left alone)
+        #[arg(long, conflicts_with = "resume")]
+        force: bool,
         /// Run only cells k with k mod N = K-1 (K in 1..=N), e.g. --shard 2/4
         #[arg(long, value_name = "K/N")]
         shard: Option<String>,
@@ -86,9 +95,12 @@ enum Command {
     },
     /// Merge the output directories of sharded sweeps into one
     Merge {
-        /// Output directory
+        /// Output directory (refused if it already holds saddle output, unless --force)
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Replace the saddle output already in --out DIR (other files are left alone)
+        #[arg(long)]
+        force: bool,
         /// Shard directories written by `saddle sweep --shard`
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
@@ -106,15 +118,17 @@ enum Command {
     },
     /// Reproduce every figure and checked claim of the paper into a report directory
     /// (DIR/index.html, checks.json, figures/, data/; docs/report.md). Exit status 1 when a
-    /// check fails
+    /// check fails (a claim of the paper or an agreement with theory)
+    #[command(after_help = reproduce::sections_help())]
     Reproduce {
-        /// Report directory (created if missing)
+        /// Report directory: new, empty, or a previous report's (only files the previous
+        /// report wrote are replaced or removed)
         #[arg(long, value_name = "DIR", default_value = "saddle-report")]
         out: PathBuf,
         /// paper: the paper's run counts and grids; quick: smaller ensembles, a few seconds
         #[arg(long, default_value = "paper", value_parser = ["paper", "quick"])]
         scale: String,
-        /// Comma-separated sections to run, e.g. --only fig1,fig3 (default: all)
+        /// Comma-separated sections to run, e.g. --only fig1,fig3 (default: all; listed below)
         #[arg(long, value_name = "IDS", value_delimiter = ',')]
         only: Option<Vec<String>>,
         /// Directory of experiment files (default: experiments/ if present, else the copies
@@ -148,12 +162,48 @@ enum Command {
     },
 }
 
+/// Writing to standard output failed. A closed pipe (`saddle run … | head`) ends the program
+/// quietly with exit code 0, as the reader asked for no more; any other error (a full disk,
+/// /dev/full) is reported with exit code 1.
+#[derive(Debug)]
+pub struct StdoutError(pub std::io::Error);
+
+impl std::fmt::Display for StdoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot write to standard output: {}", self.0)
+    }
+}
+
+impl std::error::Error for StdoutError {}
+
+/// Write `text` to standard output and flush it, returning write errors instead of
+/// panicking as `print!` does. Every command prints through this.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|()| o.flush())
+        .map_err(|e| StdoutError(e).into())
+}
+
+/// [`print_text`] with a newline.
+pub fn print_line(text: &str) -> Result<()> {
+    print_text(&format!("{text}\n"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let closed_pipe = e.chain().any(|c| {
+                c.downcast_ref::<StdoutError>()
+                    .is_some_and(|s| s.0.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if closed_pipe {
+                return ExitCode::SUCCESS;
+            }
+            // stderr may be unwritable too: never panic over a message.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             if e.chain().any(|c| c.downcast_ref::<InputError>().is_some()) {
                 ExitCode::from(2)
             } else {
@@ -168,24 +218,48 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run {
             exp,
             out,
+            force,
             json,
             opts,
         } => {
             input::threads(opts.threads)?;
             let loaded = input::load(&exp)?;
             let e = &loaded.experiment;
+            if let Some(g) = &e.sweep {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: {} has a [sweep] grid of {} cells; `run` runs its base point only; use `saddle sweep`",
+                    input::shown(&exp.file),
+                    g.len()
+                );
+            }
+            // Claimed (locked, checked) before the run, so an occupied DIR fails at once.
+            let claim = if force {
+                output::Claim::Replace
+            } else {
+                output::Claim::Fresh
+            };
+            let _held = out
+                .as_deref()
+                .map(|d| output::OutDir::claim(d, claim, "run", "--force to replace it"))
+                .transpose()?;
             let bar = progress::bar(e.runs, "runs", opts.quiet);
             let tick = |n: u64| bar.inc(n);
-            let summary =
-                saddle::experiment::run(e, 0, Some(&tick)).map_err(InputError::from_display)?;
+            // Final states are kept only where they are written (`--out`).
+            let run = if out.is_some() {
+                saddle::experiment::run
+            } else {
+                saddle::experiment::run_summary
+            };
+            let summary = run(e, 0, Some(&tick)).map_err(InputError::from_display)?;
             bar.finish_and_clear();
             if let Some(dir) = out {
                 output::write_run(&dir, e, &summary)?;
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                print_line(&serde_json::to_string_pretty(&summary)?)?;
             } else {
-                print!("{}", output::human(e, &summary));
+                print_text(&output::human(e, &summary))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -193,16 +267,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             exp,
             out,
             resume,
+            force,
             shard,
             opts,
         } => {
             input::threads(opts.threads)?;
-            sweep::run(&exp, out, resume, shard.as_deref(), opts.quiet)
+            let claim = match (resume, force) {
+                (true, _) => output::Claim::Resume,
+                (false, true) => output::Claim::Replace,
+                (false, false) => output::Claim::Fresh,
+            };
+            sweep::run(&exp, out, claim, shard.as_deref(), opts.quiet)
         }
-        Command::Merge { out, dirs } => sweep::merge(&out, &dirs),
+        Command::Merge { out, force, dirs } => sweep::merge(&out, force, &dirs),
         Command::Describe { exp } => {
             let loaded = input::load(&exp)?;
-            print!("{}", loaded.experiment.to_toml());
+            print_text(&loaded.experiment.to_toml())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Theory { command } => theory::run(command),

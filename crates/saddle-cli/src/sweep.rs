@@ -13,16 +13,21 @@
 //!   interruptions or completion order.
 //!
 //! `kill -9` loses at most the cells in flight and those finished in the last 20 ms: `--resume`
-//! keeps every complete journal line, drops a torn last line, and runs the rest.
+//! keeps every journal line that is a valid entry of the grid, skips the others (a torn line,
+//! a corrupt one anywhere, a cell outside the grid, a duplicate) and runs the rest.
+//!
+//! The directory is claimed with [`OutDir::claim`]: locked for the whole sweep (a second
+//! saddle process is refused), and refused when it already holds saddle output unless
+//! `--resume` or `--force`.
 
 use crate::input::{self, InputError};
-use crate::output::{ensure_dir, num, opt, write_atomic, write_atomic_with};
+use crate::output::{num, opt, write_atomic, write_atomic_with, Claim, OutDir};
 use crate::{progress, ExpArgs};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 use saddle::config::Experiment;
 use saddle::experiment::Summary;
-use saddle::sweep::{Cell, CellTables};
+use saddle::sweep::{Cell, CellTables, MAX_CELLS};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -136,48 +141,208 @@ impl Entry {
         Entry::from_parts(line, cell, csv, &summary)
     }
 
-    /// The entry of a journal line, None if it is not one.
-    fn parse(line: &str) -> Option<(usize, Entry)> {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        let cell = v.get("cell")?.as_u64()? as usize;
+    /// The entry of journal line `line` if it is one of `grid`: the cell of `shard`, its
+    /// `csv` row with the header's width, the cell's index and grid values, and a summary of
+    /// that cell agreeing with the row. Otherwise why not.
+    fn parse(line: &str, grid: &GridCheck) -> Result<(usize, Entry), String> {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("not JSON ({e})"))?;
+        let cell = v
+            .get("cell")
+            .and_then(|c| c.as_u64())
+            .ok_or("no \"cell\" index")?;
+        let cell = usize::try_from(cell)
+            .ok()
+            .filter(|c| *c < grid.total)
+            .ok_or_else(|| format!("cell {cell} is outside the grid's 0..{}", grid.total))?;
+        if cell % grid.shard.1 != grid.shard.0 - 1 {
+            return Err(format!(
+                "cell {cell} is not in shard {}/{}",
+                grid.shard.0, grid.shard.1
+            ));
+        }
         let csv: Vec<String> = v
-            .get("csv")?
-            .as_array()?
+            .get("csv")
+            .and_then(|c| c.as_array())
+            .ok_or("no \"csv\" row")?
             .iter()
-            .map(|x| x.as_str().unwrap_or_default().to_string())
-            .collect();
-        let summary = serde_json::to_string(v.get("summary")?).ok()?;
+            .map(|x| x.as_str().map(String::from))
+            .collect::<Option<_>>()
+            .ok_or("a \"csv\" field is not a string")?;
+        if csv.len() != grid.width {
+            return Err(format!(
+                "the csv row has {} fields, not {}",
+                csv.len(),
+                grid.width
+            ));
+        }
+        let expected = grid.params(cell);
+        if csv[0] != cell.to_string() || csv[1..=expected.len()] != expected[..] {
+            return Err(format!(
+                "the csv row does not start with cell {cell} and its grid values {}",
+                expected.join(",")
+            ));
+        }
+        let summary = v
+            .get("summary")
+            .filter(|s| s.is_object())
+            .ok_or("no \"summary\" object")?;
+        // The summary's counts are the row's (columns runs, steps, diverged, absorbed).
+        let at = 1 + expected.len();
+        for (i, key) in ["cell", "runs", "steps", "diverged", "absorbed"]
+            .into_iter()
+            .enumerate()
+        {
+            let want = if i == 0 { &csv[0] } else { &csv[at + i - 1] };
+            if summary
+                .get(key)
+                .and_then(|x| x.as_u64())
+                .map(|x| x.to_string())
+                != Some(want.clone())
+            {
+                return Err(format!("the summary's {key:?} is not the row's {want:?}"));
+            }
+        }
+        let summary = serde_json::to_string(summary).map_err(|e| e.to_string())?;
         // The line as it was read, which `saddle merge` compares between shards.
-        let entry = Entry::from_parts(line.to_string(), cell, &csv, &summary).ok()?;
-        Some((cell, entry))
+        let entry =
+            Entry::from_parts(line.to_string(), cell, &csv, &summary).map_err(|e| e.to_string())?;
+        Ok((cell, entry))
     }
 }
 
-/// Read a journal: complete lines by cell index. A torn last line (kill -9 mid-write) is
-/// dropped and the file truncated to the last complete line.
-fn read_journal(path: &Path, truncate: bool) -> Result<BTreeMap<usize, Entry>> {
-    let mut done = BTreeMap::new();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let mut good = 0;
-    for line in text.split_inclusive('\n') {
-        let complete = line.ends_with('\n');
-        match (complete, Entry::parse(line.trim_end())) {
-            (true, Some((k, entry))) => {
-                done.insert(k, entry);
-                good += line.len();
-            }
-            _ => break,
+/// What a journal line must match: the grid (its size, its values by axis, the row's width)
+/// and the shard (K, N) the directory runs.
+struct GridCheck {
+    total: usize,
+    values: Vec<Vec<f64>>,
+    width: usize,
+    shard: (usize, usize),
+}
+
+impl GridCheck {
+    fn new(base: &Experiment, shard: (usize, usize)) -> GridCheck {
+        let axes = base.sweep.as_ref().map_or(&[][..], |g| &g.axes[..]);
+        GridCheck {
+            total: base.sweep.as_ref().map_or(0, |g| g.len()),
+            values: axes.iter().map(|a| a.values.values()).collect(),
+            width: header(base).len(),
+            shard,
         }
     }
-    if truncate && good < text.len() {
-        let f = std::fs::OpenOptions::new().write(true).open(path)?;
-        f.set_len(good as u64)?;
+
+    /// Cell k's grid values as its `sweep.csv` row writes them (row-major, last axis fastest).
+    fn params(&self, k: usize) -> Vec<String> {
+        let mut rem = k;
+        let mut out = vec![String::new(); self.values.len()];
+        for (i, v) in self.values.iter().enumerate().rev() {
+            out[i] = num(v[rem % v.len()]);
+            rem /= v.len();
+        }
+        out
     }
-    Ok(done)
+}
+
+/// A journal as read: its valid entries by cell, and the lines left out.
+struct Journal {
+    done: BTreeMap<usize, Entry>,
+    /// (line number from 1, why) of each line left out.
+    skipped: Vec<(usize, String)>,
+    /// The valid lines in file order, as the journal should hold them.
+    kept: Vec<usize>,
+    /// Whether the file holds anything but `kept`, each line with its newline.
+    dirty: bool,
+}
+
+/// "n journal lines skipped (line 3: why; ...)" for stderr, at most five reasons.
+fn skipped_note(skipped: &[(usize, String)]) -> String {
+    if skipped.is_empty() {
+        return "no journal line skipped".to_string();
+    }
+    let shown: Vec<String> = skipped
+        .iter()
+        .take(5)
+        .map(|(l, why)| format!("line {l}: {why}"))
+        .collect();
+    let more = if skipped.len() > 5 { "; ..." } else { "" };
+    format!(
+        "{} journal line{} skipped ({}{more})",
+        skipped.len(),
+        if skipped.len() == 1 { "" } else { "s" },
+        shown.join("; ")
+    )
+}
+
+/// Read a journal as bytes, line by line: each complete line that is a valid entry of `grid`
+/// ([`Entry::parse`]) is kept; a line that is torn (no newline: kill -9 mid-write), not UTF-8
+/// (a write torn inside a character), not an entry of this grid and shard, or a second line
+/// of one cell, is skipped, and reading goes on with the next line. Two different lines for
+/// one cell both go: the cell is run again.
+fn read_journal(path: &Path, grid: &GridCheck) -> Result<Journal> {
+    let mut j = Journal {
+        done: BTreeMap::new(),
+        skipped: vec![],
+        kept: vec![],
+        dirty: false,
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(j),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    // Cell -> the line number that holds it; cells whose lines disagree.
+    let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut conflicted: BTreeMap<usize, ()> = BTreeMap::new();
+    for (i, line) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+        let no = i + 1;
+        let parsed = match line.strip_suffix(b"\n") {
+            None => Err("torn: no newline at the end".to_string()),
+            Some(l) => std::str::from_utf8(l)
+                .map_err(|_| "not UTF-8".to_string())
+                .and_then(|l| Entry::parse(l, grid)),
+        };
+        match parsed {
+            Err(why) => j.skipped.push((no, why)),
+            Ok((k, _)) if conflicted.contains_key(&k) => {
+                j.skipped
+                    .push((no, format!("cell {k} appears in other lines that disagree")));
+            }
+            Ok((k, entry)) => match j.done.get(&k) {
+                None => {
+                    first.insert(k, no);
+                    j.done.insert(k, entry);
+                    j.kept.push(k);
+                }
+                Some(prev) if prev.line == entry.line => {
+                    j.skipped
+                        .push((no, format!("cell {k} repeats line {}", first[&k])));
+                }
+                Some(_) => {
+                    j.done.remove(&k);
+                    conflicted.insert(k, ());
+                    j.skipped
+                        .push((first[&k], format!("cell {k}: line {} disagrees", no)));
+                    j.skipped
+                        .push((no, format!("cell {k}: disagrees with line {}", first[&k])));
+                }
+            },
+        }
+    }
+    j.kept.retain(|k| !conflicted.contains_key(k));
+    j.skipped.sort_by_key(|s| s.0);
+    j.dirty = !j.skipped.is_empty();
+    Ok(j)
+}
+
+/// Rewrite a journal with only its valid lines (atomically), so that appending to it starts
+/// after a whole line.
+fn rewrite_journal(path: &Path, j: &Journal) -> Result<()> {
+    write_atomic_with(path, |w| {
+        j.kept.iter().try_for_each(|k| {
+            w.write_all(j.done[k].line.as_bytes())?;
+            w.write_all(b"\n")
+        })
+    })
 }
 
 /// CSV records (no header).
@@ -316,10 +481,11 @@ fn journal_writer(
 pub fn run(
     args: &ExpArgs,
     out: Option<PathBuf>,
-    resume: bool,
+    claim: Claim,
     shard: Option<&str>,
     quiet: bool,
 ) -> Result<ExitCode> {
+    let resume = claim == Claim::Resume;
     let loaded = input::load(args)?;
     let base = &loaded.experiment;
     let grid = base.sweep.as_ref().ok_or_else(|| {
@@ -329,15 +495,15 @@ pub fn run(
         ))
     })?;
     let (k, n) = shard.map(parse_shard).transpose()?.unwrap_or((1, 1));
-    let cells = grid.cells();
-    if cells.len() > u32::MAX as usize {
+    // Reading the file bounds the grid (saddle::sweep::MAX_CELLS): checked again here before
+    // the cells are allocated.
+    if grid.checked_len().is_none_or(|n| n > MAX_CELLS) {
         return Err(InputError(format!(
-            "the grid has {} cells; at most {}",
-            cells.len(),
-            u32::MAX
+            "sweep.axis: the grid has more than {MAX_CELLS} cells, the most allowed"
         ))
         .into());
     }
+    let cells = grid.cells();
     // Validate every cell before running anything.
     // In parallel (thousands of cells), then the first bad cell in cell order is reported.
     let checked: Vec<Result<(Cell, Experiment)>> = cells
@@ -350,7 +516,7 @@ pub fn run(
                     let at: Vec<String> = c
                         .assignments
                         .iter()
-                        .map(|(p, v)| format!("{p} = {v}"))
+                        .map(|(p, v)| format!("{p} = {}", saddle::config::display_num(*v)))
                         .collect();
                     InputError(format!("sweep cell {} ({}): {e}", c.index, at.join(", ")))
                 };
@@ -368,6 +534,13 @@ pub fn run(
     let config = base.to_toml();
     let shard_text = format!("{k}/{n}\n");
     let journal = dir.join(JOURNAL);
+    // Held until the sweep ends: no other saddle process writes this directory meanwhile.
+    let _held = OutDir::claim(
+        &dir,
+        claim,
+        "sweep",
+        "--resume to continue its sweep, --force to replace it,",
+    )?;
     if resume {
         let old = std::fs::read_to_string(dir.join(CONFIG)).map_err(|e| {
             InputError(format!(
@@ -393,18 +566,24 @@ pub fn run(
             .into());
         }
     } else {
-        if journal.exists() {
-            return Err(InputError(format!(
-                "{} already holds a sweep; pass --resume to continue it, or choose another --out",
-                dir.display()
-            ))
-            .into());
-        }
-        ensure_dir(&dir)?;
         write_atomic(&dir.join(CONFIG), config.as_bytes())?;
         write_atomic(&dir.join(SHARD), shard_text.as_bytes())?;
     }
-    let mut done = read_journal(&journal, true)?;
+    let read = read_journal(&journal, &GridCheck::new(base, (k, n)))?;
+    if read.dirty {
+        rewrite_journal(&journal, &read)?;
+    }
+    if resume {
+        eprintln!(
+            "resuming {}: {} of {} cells done, {} to run; {}",
+            dir.display(),
+            read.done.len(),
+            mine.len(),
+            mine.len() - read.done.len(),
+            skipped_note(&read.skipped)
+        );
+    }
+    let mut done = read.done;
     let pending: Vec<&(Cell, Experiment)> = mine
         .iter()
         .filter(|(c, _)| !done.contains_key(&c.index))
@@ -436,7 +615,7 @@ pub fn run(
             written
         });
         let ran = pending.par_iter().try_for_each(|(cell, e)| -> Result<()> {
-            let s = saddle::experiment::run(e, cell.index as u32, None)
+            let s = saddle::experiment::run_summary(e, cell.index as u32, None)
                 .map_err(|err| InputError(format!("sweep cell {}: {err}", cell.index)))?;
             if !queue.push(
                 cell.index,
@@ -474,14 +653,22 @@ pub fn run(
 }
 
 /// `saddle merge`.
-pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
+pub fn merge(out: &Path, force: bool, dirs: &[PathBuf]) -> Result<ExitCode> {
     let mut config: Option<String> = None;
+    let mut grid: Option<GridCheck> = None;
     let mut all: BTreeMap<usize, Entry> = BTreeMap::new();
     for d in dirs {
         let c = std::fs::read_to_string(d.join(CONFIG))
             .map_err(|e| InputError(format!("{} is not a sweep directory ({e})", d.display())))?;
         match &config {
-            None => config = Some(c),
+            None => {
+                let base = Experiment::from_toml(&c)
+                    .map_err(|e| InputError(format!("{}: {e}", d.join(CONFIG).display())))?;
+                // Any shard's cells are accepted from any directory: the cells are the same
+                // whichever shard ran them.
+                grid = Some(GridCheck::new(&base, (1, 1)));
+                config = Some(c);
+            }
             Some(first) if *first != c => {
                 return Err(InputError(format!(
                 "{} holds a different experiment than {}; only shards of one sweep can be merged",
@@ -492,7 +679,15 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
             }
             _ => {}
         }
-        for (k, entry) in read_journal(&d.join(JOURNAL), false)? {
+        let read = read_journal(&d.join(JOURNAL), grid.as_ref().expect("set above"))?;
+        if !read.skipped.is_empty() {
+            eprintln!(
+                "warning: {}: {}",
+                d.join(JOURNAL).display(),
+                skipped_note(&read.skipped)
+            );
+        }
+        for (k, entry) in read.done {
             match all.get(&k) {
                 Some(prev) if prev.line != entry.line => {
                     return Err(InputError(format!("cell {k} differs between shards")).into());
@@ -507,11 +702,22 @@ pub fn merge(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode> {
     let config = config.expect("at least one directory");
     let base = Experiment::from_toml(&config).map_err(InputError::from_display)?;
     let total = base.sweep.as_ref().map_or(0, |g| g.len());
-    ensure_dir(out)?;
+    // Every shard is read before the output directory is touched, so `--force` may name one
+    // of them.
+    let _held = OutDir::claim(
+        out,
+        if force { Claim::Replace } else { Claim::Fresh },
+        "merge",
+        "--force to replace it",
+    )?;
     write_atomic(&out.join(CONFIG), config.as_bytes())?;
     write_atomic(&out.join(SHARD), b"1/1\n")?;
-    let journal: String = all.values().map(|e| format!("{}\n", e.line)).collect();
-    write_atomic(&out.join(JOURNAL), journal.as_bytes())?;
+    write_atomic_with(&out.join(JOURNAL), |w| {
+        all.values().try_for_each(|e| {
+            w.write_all(e.line.as_bytes())?;
+            w.write_all(b"\n")
+        })
+    })?;
     write_csv(&out.join(JOURNAL_CSV), &base, all.values())?;
     write_tables(out, &base, &all)?;
     if all.len() < total {

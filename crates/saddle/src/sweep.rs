@@ -34,6 +34,19 @@ pub enum AxisValues {
 }
 
 impl AxisValues {
+    /// The number of values, without computing them.
+    pub fn len(&self) -> usize {
+        match self {
+            AxisValues::Linspace { n, .. } | AxisValues::Logspace { n, .. } => *n,
+            AxisValues::List(v) => v.len(),
+        }
+    }
+
+    /// Whether there is no value (never, for an axis read from an experiment file).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The values.
     pub fn values(&self) -> Vec<f64> {
         let space = |lo: f64, hi: f64, n: usize| -> Vec<f64> {
@@ -93,10 +106,23 @@ pub struct Cell {
     pub assignments: Vec<(String, f64)>,
 }
 
+/// The most cells a grid may have. Before a sweep runs, each cell's experiment is built and
+/// validated and kept (a few kilobytes per cell), and each finished cell's row stays in memory
+/// until the tables are written, so the bound keeps a sweep's memory bounded up front.
+pub const MAX_CELLS: usize = 1 << 24;
+
 impl Grid {
-    /// Number of cells.
+    /// Number of cells: the product of the axes' lengths, None if it overflows `usize`.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.axes
+            .iter()
+            .try_fold(1usize, |p, a| p.checked_mul(a.values.len()))
+    }
+
+    /// Number of cells, `usize::MAX` if the product overflows (a grid read from an experiment
+    /// file has at most [`MAX_CELLS`]).
     pub fn len(&self) -> usize {
-        self.axes.iter().map(|a| a.values.values().len()).product()
+        self.checked_len().unwrap_or(usize::MAX)
     }
 
     /// Whether the grid has no cell.
@@ -104,7 +130,8 @@ impl Grid {
         self.len() == 0
     }
 
-    /// All cells in index order.
+    /// All cells in index order. Allocates per cell: call it only on a grid of at most
+    /// [`MAX_CELLS`] cells (as every grid read from an experiment file is).
     pub fn cells(&self) -> Vec<Cell> {
         let vals: Vec<Vec<f64>> = self.axes.iter().map(|a| a.values.values()).collect();
         (0..self.len())

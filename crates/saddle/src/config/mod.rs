@@ -10,10 +10,14 @@ mod reader;
 use crate::ensemble::{Boundary, GradientSource, Init};
 use crate::model::{formula::FormulaSpec, Field, Sample};
 use crate::noise::{Law, NoiseLaw};
-use crate::observe::{log_steps, EscapeSpec, Hist1dSpec, Hist2dSpec, ObserveSpec};
+use crate::observe::{
+    log_steps, EscapeSpec, Hist1dSpec, Hist2dSpec, ObserveSpec, MAX_HISTOGRAM_BINS,
+    MAX_HISTOGRAM_STEPS, MAX_STEP_LIST,
+};
 use crate::sde::Scheme;
 use crate::sweep::{Axis, AxisValues, Grid};
-use reader::{show, Reader, R};
+pub use reader::{closest, display_num, echo, echo_quoted, is_big_integer, num, show, ECHO_CHARS};
+use reader::{Reader, R};
 use toml::{Table, Value};
 
 /// Errors in an experiment file or an override.
@@ -31,7 +35,7 @@ pub enum ConfigError {
         msg: String,
     },
     /// A `--set path=value` override is malformed.
-    #[error("override {0:?}: expected path=value, e.g. optimizer.lr=0.1")]
+    #[error("override {}: expected PATH=VALUE, e.g. optimizer.lr=0.1", echo_quoted(.0))]
     Override(String),
 }
 
@@ -481,7 +485,23 @@ impl Experiment {
         t.insert("observe".into(), obt.into());
 
         if let Some(g) = &self.sweep {
-            t.insert("sweep".into(), g.to_table().into());
+            let mut st = g.to_table();
+            // The point count n of `linspace`/`logspace = [lo, hi, n]` is written as an integer
+            // (64, not 64.0); the reader takes either.
+            if let Some(Value::Array(axes)) = st.get_mut("axis") {
+                for a in axes.iter_mut().filter_map(Value::as_table_mut) {
+                    for k in ["linspace", "logspace"] {
+                        if let Some(Value::Array(v)) = a.get_mut(k) {
+                            if let Some(n) = v.get_mut(2) {
+                                if let Some(f) = n.as_float().filter(|f| f.fract() == 0.0) {
+                                    *n = int(f as u64);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            t.insert("sweep".into(), st.into());
         }
         t
     }
@@ -543,8 +563,10 @@ fn emit_value(v: &Value) -> String {
     }
 }
 
+/// A validated count or seed as a TOML integer. Validation keeps them at most i64::MAX (a TOML
+/// file cannot hold more), so the saturation never happens; it only rules out wrapping.
 fn int(x: u64) -> Value {
-    Value::Integer(x as i64)
+    Value::Integer(i64::try_from(x).unwrap_or(i64::MAX))
 }
 fn floats(v: &[f64]) -> Value {
     Value::Array(v.iter().map(|x| Value::Float(*x)).collect())
@@ -578,7 +600,11 @@ pub fn set_path(t: &mut Table, path: &str, value: Value) -> Result<(), ConfigErr
             other => {
                 return Err(ConfigError::Invalid {
                     path: parts[..=i].join("."),
-                    msg: format!("is {}, not a table, so `{path}` cannot be set", show(other)),
+                    msg: format!(
+                        "is {}, not a table, so `{}` cannot be set",
+                        show(other),
+                        echo(path)
+                    ),
                 })
             }
         };
@@ -631,7 +657,7 @@ fn check_exact(
             OPT_KINDS[o.kind as usize]
         )
     } else if sigma != 0.0 {
-        format!("no injected noise (noise.injected_sigma = {sigma})")
+        format!("no injected noise (noise.injected_sigma = {})", num(sigma))
     } else if o.clip.is_some() {
         "no optimizer.clip (a box breaks the product of factors)".to_string()
     } else {
@@ -716,7 +742,7 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
         _ => dv.f64_or("bound", DEFAULT_BOUND)?,
     };
     if bound <= 0.0 {
-        return dv.err("bound", format!("must be > 0 or inf (got {bound})"));
+        return dv.err("bound", format!("must be > 0 or inf (got {})", num(bound)));
     }
     let (observe, trace_points) = parse_observe(&r.table("observe", &empty)?, d, steps)?;
     let mode = match r.choice("mode", &["step", "exact"], Some("step"))?.as_str() {
@@ -838,18 +864,24 @@ fn parse_noise(r: &Reader<'_>, model: &ModelSpec) -> R<(NoiseLaw, f64)> {
                 );
             }
             if let Some(p) = probs.iter().find(|p| **p < 0.0) {
-                return r.err("probs", format!("probabilities must be >= 0 (got {p})"));
+                return r.err(
+                    "probs",
+                    format!("probabilities must be >= 0 (got {})", num(*p)),
+                );
             }
             let sum: f64 = probs.iter().sum();
             if (sum - 1.0).abs() > 1e-9 {
-                return r.err("probs", format!("probabilities must sum to 1 (got {sum})"));
+                return r.err(
+                    "probs",
+                    format!("probabilities must sum to 1 (got {})", num(sum)),
+                );
             }
             Law::Discrete { values, probs }
         }
         "gaussian" => {
             let std = r.req_f64("std")?;
             if std < 0.0 {
-                return r.err("std", format!("must be >= 0 (got {std})"));
+                return r.err("std", format!("must be >= 0 (got {})", num(std)));
             }
             Law::Gaussian {
                 mean: r.f64_or("mean", 0.0)?,
@@ -861,7 +893,11 @@ fn parse_noise(r: &Reader<'_>, model: &ModelSpec) -> R<(NoiseLaw, f64)> {
             if lo >= hi {
                 return r.err(
                     "hi",
-                    format!("must be greater than lo (got lo = {lo}, hi = {hi})"),
+                    format!(
+                        "must be greater than lo (got lo = {}, hi = {})",
+                        num(lo),
+                        num(hi)
+                    ),
                 );
             }
             Law::Uniform { lo, hi }
@@ -913,7 +949,10 @@ fn parse_noise(r: &Reader<'_>, model: &ModelSpec) -> R<(NoiseLaw, f64)> {
     }
     let sigma = r.f64_or("injected_sigma", 0.0)?;
     if sigma < 0.0 {
-        return r.err("injected_sigma", format!("must be >= 0 (got {sigma})"));
+        return r.err(
+            "injected_sigma",
+            format!("must be >= 0 (got {})", num(sigma)),
+        );
     }
     Ok((
         NoiseLaw {
@@ -967,8 +1006,8 @@ fn parse_init(r: &Reader<'_>, model: &ModelSpec) -> R<Init> {
                 format!(
                     "must be greater than lo for every parameter (w{}: lo = {}, hi = {})",
                     i + 1,
-                    lo[i],
-                    hi[i]
+                    num(lo[i]),
+                    num(hi[i])
                 ),
             );
         }
@@ -998,13 +1037,16 @@ fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
     r.only(&allowed)?;
     let lr = r.req_f64("lr")?;
     if lr <= 0.0 {
-        return r.err("lr", format!("the learning rate must be > 0 (got {lr})"));
+        return r.err(
+            "lr",
+            format!("the learning rate must be > 0 (got {})", num(lr)),
+        );
     }
     let library = r.choice("variant", &["paper", "library"], Some("paper"))? == "library";
     let unit = |k: &str, d: f64| -> R<f64> {
         let v = r.f64_or(k, d)?;
         if !(0.0..1.0).contains(&v) {
-            return r.err(k, format!("must be in [0, 1) (got {v})"));
+            return r.err(k, format!("must be in [0, 1) (got {})", num(v)));
         }
         Ok(v)
     };
@@ -1018,12 +1060,17 @@ fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
     };
     let eps = r.f64_or("eps", default_eps)?;
     if eps < 0.0 {
-        return r.err("eps", format!("must be >= 0 (got {eps})"));
+        return r.err("eps", format!("must be >= 0 (got {})", num(eps)));
     }
     let clip = match r.f64_list("clip")? {
         None => None,
         Some(v) if v.len() == 2 && v[0] < v[1] => Some((v[0], v[1])),
-        Some(v) => return r.err("clip", format!("must be [lo, hi] with lo < hi (got {v:?})")),
+        Some(v) => {
+            return r.err(
+                "clip",
+                format!("must be [lo, hi] with lo < hi (got {})", show(&floats(&v))),
+            )
+        }
     };
     let boundary = match r
         .choice("boundary", &["truncate", "reflect"], Some("truncate"))?
@@ -1037,7 +1084,7 @@ fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
     }
     let dt = r.f64_or("dt", DEFAULT_DT)?;
     if dt <= 0.0 {
-        return r.err("dt", format!("the time step must be > 0 (got {dt})"));
+        return r.err("dt", format!("the time step must be > 0 (got {})", num(dt)));
     }
     let scheme = match r
         .choice("scheme", &["milstein", "euler-maruyama"], Some("milstein"))?
@@ -1143,7 +1190,11 @@ fn range(r: &Reader<'_>, lo: f64, hi: f64) -> R<()> {
     if lo >= hi {
         return r.err(
             "hi",
-            format!("must be greater than lo (got lo = {lo}, hi = {hi})"),
+            format!(
+                "must be greater than lo (got lo = {}, hi = {})",
+                num(lo),
+                num(hi)
+            ),
         );
     }
     Ok(())
@@ -1166,6 +1217,45 @@ fn bins(r: &Reader<'_>, k: &str, b: u64) -> R<usize> {
     Ok(b as usize)
 }
 
+/// The bins and (histogram, step) pairs of the histograms read so far, against
+/// [`MAX_HISTOGRAM_BINS`] and [`MAX_HISTOGRAM_STEPS`].
+#[derive(Default)]
+struct HistogramSize {
+    bins: u64,
+    steps: u64,
+}
+
+impl HistogramSize {
+    /// Count a histogram with `bins` bins at `steps` steps; an error at its `steps` or `bins`
+    /// key if the total goes over a limit.
+    fn add(&mut self, h: &Reader<'_>, bins: u64, steps: u64) -> R<()> {
+        self.steps += steps;
+        if self.steps > MAX_HISTOGRAM_STEPS {
+            return h.err(
+                "steps",
+                format!(
+                    "{steps} steps bring the histograms to {} snapshots (steps summed over every \
+                     histogram); at most {MAX_HISTOGRAM_STEPS} are allowed",
+                    self.steps
+                ),
+            );
+        }
+        self.bins = self.bins.saturating_add(bins.saturating_mul(steps));
+        if self.bins > MAX_HISTOGRAM_BINS {
+            return h.err(
+                "bins",
+                format!(
+                    "{bins} bins at {steps} steps bring the histograms to {} bins (bins × \
+                     steps, summed over every histogram, 2-D bins counted as bins₁ × bins₂); \
+                     at most {MAX_HISTOGRAM_BINS} are allowed",
+                    self.bins
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
 fn parse_observe(r: &Reader<'_>, d: usize, t_max: u64) -> R<(ObserveSpec, usize)> {
     r.only(&[
         "trace",
@@ -1176,20 +1266,36 @@ fn parse_observe(r: &Reader<'_>, d: usize, t_max: u64) -> R<(ObserveSpec, usize)
         "histogram2d",
     ])?;
     let trace = r.u64("trace")?.unwrap_or(0);
-    if trace > 10_000 {
-        return r.err("trace", format!("at most 10000 points (got {trace})"));
+    if trace > MAX_STEP_LIST {
+        return r.err(
+            "trace",
+            format!("at most {MAX_STEP_LIST} points (got {trace})"),
+        );
     }
     let escape_rate_steps = match r.u64_list("escape_rate_steps")? {
         Some(s) => check_steps(r, "escape_rate_steps", &s, t_max, false)?,
         None => vec![],
     };
+    if escape_rate_steps.len() as u64 > MAX_STEP_LIST {
+        return r.err(
+            "escape_rate_steps",
+            format!(
+                "at most {MAX_STEP_LIST} distinct steps (got {}): each is a record step of \
+                 every run",
+                escape_rate_steps.len()
+            ),
+        );
+    }
+    // What the histograms hold together (`ObserveSpec::check_size`), checked table by table
+    // so the error names the one that goes over.
+    let mut size = HistogramSize::default();
     let escape = if r.has("escape") {
         let empty = Table::new();
         let e = r.table("escape", &empty)?;
         e.only(&["delta", "center"])?;
         let delta = e.req_f64("delta")?;
         if delta <= 0.0 {
-            return e.err("delta", format!("must be > 0 (got {delta})"));
+            return e.err("delta", format!("must be > 0 (got {})", num(delta)));
         }
         Some(EscapeSpec {
             delta,
@@ -1212,6 +1318,7 @@ fn parse_observe(r: &Reader<'_>, d: usize, t_max: u64) -> R<(ObserveSpec, usize)
             t_max,
             true,
         )?;
+        size.add(&h, bins as u64, steps.len() as u64)?;
         histograms.push(Hist1dSpec {
             param,
             lo,
@@ -1235,7 +1342,10 @@ fn parse_observe(r: &Reader<'_>, d: usize, t_max: u64) -> R<(ObserveSpec, usize)
         if ps.len() != 2 || ps[0] == ps[1] {
             return h.err(
                 "params",
-                format!("must be two different parameters, e.g. [1, 2] (got {ps:?})"),
+                format!(
+                    "must be two different parameters, e.g. [1, 2] (got {})",
+                    show(&ints(&ps))
+                ),
             );
         }
         let params = [
@@ -1276,6 +1386,7 @@ fn parse_observe(r: &Reader<'_>, d: usize, t_max: u64) -> R<(ObserveSpec, usize)
             t_max,
             true,
         )?;
+        size.add(&h, bins[0] as u64 * bins[1] as u64, steps.len() as u64)?;
         histograms2d.push(Hist2dSpec {
             params,
             lo,
@@ -1331,15 +1442,21 @@ fn parse_sweep(r: &Reader<'_>) -> R<Grid> {
             if n < 1.0 || n.fract() != 0.0 || n > 1e7 {
                 return a.err(
                     k,
-                    format!("n must be a whole number between 1 and 10^7 (got {n})"),
+                    format!(
+                        "n must be a whole number between 1 and 10^7 (got {})",
+                        num(n)
+                    ),
                 );
             }
             if lo >= hi {
-                return a.err(k, format!("needs lo < hi (got lo = {lo}, hi = {hi})"));
+                return a.err(
+                    k,
+                    format!("needs lo < hi (got lo = {}, hi = {})", num(lo), num(hi)),
+                );
             }
             if k == "logspace" {
                 if lo <= 0.0 {
-                    return a.err(k, format!("needs lo > 0 (got {lo})"));
+                    return a.err(k, format!("needs lo > 0 (got {})", num(lo)));
                 }
                 AxisValues::Logspace {
                     lo,
@@ -1356,5 +1473,29 @@ fn parse_sweep(r: &Reader<'_>) -> R<Grid> {
         };
         axes.push(Axis { path, values });
     }
-    Ok(Grid { axes })
+    let grid = Grid { axes };
+    // Checked before anything allocates per cell: Π n_a wraps around in usize for large axes.
+    match grid.checked_len() {
+        Some(n) if n <= crate::sweep::MAX_CELLS => Ok(grid),
+        _ => {
+            let factors: Vec<String> = grid
+                .axes
+                .iter()
+                .map(|a| format!("{} ({})", a.values.len(), a.path))
+                .collect();
+            let product = grid
+                .axes
+                .iter()
+                .try_fold(1u128, |p, a| p.checked_mul(a.values.len() as u128))
+                .map_or_else(|| "more than 2^128".to_string(), |p| p.to_string());
+            r.err(
+                "axis",
+                format!(
+                    "the grid has {} = {product} cells; at most {} (2^24) cells are allowed: use fewer values per axis or split the sweep into several files",
+                    factors.join(" × "),
+                    crate::sweep::MAX_CELLS
+                ),
+            )
+        }
+    }
 }
