@@ -13,16 +13,19 @@ the workload:
 - nn-sweep: each learning rate's diverged fraction (two-sample binomial) and mean loss;
 - adaptive: mean |w_t| of each variant at each common checkpoint.
 
-OTHER.json need not report standard errors, so a difference of means is allowed z x sqrt(2) x
-REFERENCE's standard error (two ensembles of the same size and law) plus 3D/n, what three runs can move a
+A difference of means is allowed z x sqrt(se_ref^2 + se_other^2) where OTHER.json reports
+standard errors too (the baselines and saddle do), else z x sqrt(2) x REFERENCE's standard
+error (two ensembles of the same size and law), plus 3D/n, what three runs can move a
 mean of n runs: these means are often carried by a few runs (AMSGrad's mean |w_t| while the
 last runs are absorbed, the loss near the saddle), whose number varies between ensembles, and
-there a standard error estimated from one ensemble understates the spread. D is the range of one run's value: 1 for |w_t| (w is clipped
-to [-1, 1]), 0.25 for the final loss (a run that has not diverged ends between the valley of
-minima, 2.25, and the saddle, 2.5).
+there a standard error estimated from one ensemble understates the spread. D is the range of
+one run's value: 1 for |w_t| (w is clipped to [-1, 1]), 0.25 for the final loss (a run that has
+not diverged mostly ends between the valley of minima, 2.25, and the saddle, 2.5; near the
+onset of divergence a run still on its way out at step T can end far above, which its
+program's standard error then shows, hence the use of both standard errors).
 
 Prints one line: the workload, the number of comparisons, the largest difference as a fraction
-of its tolerance, and "agree" or "DISAGREE"; exits 1 on disagreement. Uses only the standard
+of its tolerance and where it is, and "agree" or "DISAGREE"; exits 1 on disagreement. Uses only the standard
 library.
 """
 import json
@@ -44,11 +47,16 @@ def binomial(p1, p2, n, zc):
     return abs(p1 - p2) / tol
 
 
-def mean(a, b, se, n, zc, span):
+def finite(x):
+    return x is not None and math.isfinite(x)
+
+
+def mean(a, b, se, se_b, n, zc, span):
     """|a - b| over its tolerance (see the module doc); None where a value is missing."""
-    if a is None or b is None or se is None or not math.isfinite(b):
+    if a is None or not finite(b) or not finite(se):
         return None
-    return abs(a - b) / (zc * math.sqrt(2.0) * se + 3.0 * span / n)
+    spread = math.hypot(se, se_b) if finite(se_b) else math.sqrt(2.0) * se
+    return abs(a - b) / (zc * spread + 3.0 * span / n)
 
 
 def flat(x):
@@ -61,36 +69,45 @@ def main():
         sys.exit(2)
     s = json.load(open(sys.argv[1]))
     p = json.load(open(sys.argv[2]))
+    if "runs" not in s:
+        print(f"{sys.argv[1]} has no runs and standard errors: it cannot be the reference "
+              "(use saddle bench --out or scripts/peers/baselines.py --out)", file=sys.stderr)
+        sys.exit(2)
     work = s["work"]
     n = s["runs"]
     if s["work"] != p["work"] or s.get("size", p.get("size")) != p.get("size", s.get("size")):
         print(f"{sys.argv[1]} and {sys.argv[2]} hold different workloads or sizes", file=sys.stderr)
         sys.exit(2)
-    pairs = []  # (kind, reference value, other value, reference stderr, span)
+    # (what, kind, reference value, other value, reference stderr, other stderr, span)
+    pairs = []
     if work == "quad-phase":
-        for a, b in zip(flat(s["escape_fraction"]), flat(p["escape_fraction"])):
-            pairs.append(("binomial", a, b, None, None))
+        for i, (a, b) in enumerate(zip(flat(s["escape_fraction"]), flat(p["escape_fraction"]))):
+            pairs.append((f"escape_fraction of cell {i}", "binomial", a, b, None, None, None))
     elif work == "nn-sweep":
-        for a, b in zip(s["diverged"], flat(p["diverged"])):
-            pairs.append(("binomial", a, b, None, None))
-        for a, b, se in zip(s["mean_loss"], flat(p["mean_loss"]), s["mean_loss_stderr"]):
-            pairs.append(("mean", a, b, se, 0.25))
+        for i, (a, b) in enumerate(zip(s["diverged"], flat(p["diverged"]))):
+            pairs.append((f"diverged of cell {i}", "binomial", a, b, None, None, None))
+        other_se = flat(p.get("mean_loss_stderr", [None] * len(s["mean_loss"])))
+        for i, (a, b, se, se_b) in enumerate(
+                zip(s["mean_loss"], flat(p["mean_loss"]), s["mean_loss_stderr"], other_se)):
+            pairs.append((f"mean_loss of cell {i}", "mean", a, b, se, se_b, 0.25))
     else:
         at = {t: i for i, t in enumerate(p["t"])}
         for name in ["adam", "amsgrad", "adam_m", "amsgrad_m"]:
+            other_se = p.get(name + "_stderr", [None] * len(p["t"]))
             for k, t in enumerate(s["t"]):
                 if t in at:
-                    pairs.append(("mean", s[name][k], p[name][at[t]], s[name + "_stderr"][k], 1.0))
+                    pairs.append((f"{name} at t = {t}", "mean", s[name][k], p[name][at[t]],
+                                  s[name + "_stderr"][k], other_se[at[t]], 1.0))
     zc = threshold(len(pairs))
     ratios = []
-    for kind, a, b, se, span in pairs:
-        r = binomial(a, b, n, zc) if kind == "binomial" else mean(a, b, se, n, zc, span)
+    for what, kind, a, b, se, se_b, span in pairs:
+        r = binomial(a, b, n, zc) if kind == "binomial" else mean(a, b, se, se_b, n, zc, span)
         if r is not None:
-            ratios.append(r)
-    worst = max(ratios) if ratios else 0.0
+            ratios.append((r, what))
+    worst, where = max(ratios) if ratios else (0.0, "none")
     ok = worst <= 1.0
     print(f"{work}: {len(ratios)} comparisons at z = {zc:.2f}, largest difference "
-          f"{worst:.2f} x its tolerance: " + ("agree" if ok else "DISAGREE"))
+          f"{worst:.2f} x its tolerance ({where}): " + ("agree" if ok else "DISAGREE"))
     sys.exit(0 if ok else 1)
 
 
