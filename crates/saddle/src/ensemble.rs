@@ -14,7 +14,7 @@
 use crate::exact::{Factors, Interval, LaneSource, Next, Product, Walls};
 use crate::model::{Model, Moments, Sample};
 use crate::noise::{coin_sample, NoiseLaw, Sampler};
-use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status};
+use crate::observe::{Accumulator, ObserveSpec, Observed, RunView, Status, TooLarge};
 use crate::optimizer::Optimizer;
 use crate::rng::{standard_normal, stream, LaneBits, LaneWords, Philox4x32};
 use crate::vector::{to_lanes, Vector};
@@ -25,6 +25,13 @@ pub const CHUNK: u64 = 256;
 
 /// Chunks run in parallel between two merges: bounds the accumulators held at once.
 pub const WINDOW: u64 = 1024;
+
+/// The memory the accumulators of one window may take together (as
+/// [`ObserveSpec::chunk_bytes`] estimates it): observers that hold more per chunk (many
+/// histogram steps or trace points, kept final states) are merged in smaller windows, of at
+/// least as many chunks as there are threads. The window changes no result: chunks are merged
+/// in chunk order whatever its size.
+pub const WINDOW_BYTES: u64 = 64 << 20;
 
 /// Runs advanced together in lockstep within a chunk. Thirty-two runs give the processor
 /// enough independent work per step to keep its vector units busy (measured against 16:
@@ -48,6 +55,12 @@ const EXACT_LANES: usize = 64;
 
 /// Steps whose data each run draws ahead, in one go.
 pub const BLOCK: usize = 32;
+
+/// The most data a group draws ahead for a block: [`BLOCK`] steps of minibatches of up to 64,
+/// fewer steps for larger minibatches (1 MB of samples per group, whatever the batch up to
+/// 2048; one step's samples beyond). How many steps are drawn at once changes no draw: each
+/// run reads its stream in the same order.
+const BLOCK_SAMPLES: usize = BLOCK * 64 * LANES;
 
 /// Steps per block when the data are coin flips (one bit per step, no buffer): 64, the
 /// width of the bit word.
@@ -204,6 +217,9 @@ pub enum EnsembleError {
         /// Parameters of the model.
         want: usize,
     },
+    /// An observer would hold more than the engine allows.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
 }
 
 /// The outcome of an ensemble.
@@ -252,6 +268,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                 want: d,
             });
         }
+        // Before anything is allocated for the observers.
+        settings.observe.check_size(settings.runs)?;
         let e = Ensemble {
             model,
             noise,
@@ -341,9 +359,12 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         let s = self.settings;
         let chunks = s.runs.div_ceil(CHUNK);
         let mut total = Accumulator::new(&s.observe, s.steps);
+        let window = (WINDOW_BYTES / s.observe.chunk_bytes(CHUNK))
+            .max(rayon::current_num_threads() as u64)
+            .clamp(1, WINDOW);
         let mut start = 0;
         while start < chunks {
-            let end = (start + WINDOW).min(chunks);
+            let end = (start + window).min(chunks);
             let accs: Vec<Accumulator> = (start..end)
                 .into_par_iter()
                 .map(|c| {
@@ -356,8 +377,8 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
                     acc
                 })
                 .collect();
-            for a in &accs {
-                total.merge(a);
+            for a in accs {
+                total.merge_from(a);
             }
             start = end;
         }
@@ -375,16 +396,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     /// injected noise, no box). Chunks, streams, observers and merging are those of
     /// [`Ensemble::run`], so the result is byte-identical whatever the thread count.
     pub fn run_exact(&self, f: &Factors, progress: Option<&(dyn Fn(u64) + Sync)>) -> Outcome {
-        let mut prev = 0;
-        let intervals: Vec<Interval> = self
-            .record
-            .iter()
-            .map(|&stop| {
-                let c = Interval::new(f, stop - prev);
-                prev = stop;
-                c
-            })
-            .collect();
+        let intervals = Interval::between(f, &self.record);
         // The common case (a phase diagram's cells: the final step only, two factors) has a
         // kernel of its own, written across runs; it gives the same result.
         let job = match intervals.as_slice() {
@@ -607,7 +619,7 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             status: [Status::Alive; LANES],
             alive: [false; LANES],
             flips: None,
-            xs: vec![Sample::default(); BLOCK * self.noise.batch * LANES],
+            xs: vec![Sample::default(); self.block_steps() * self.noise.batch * LANES],
             eps: vec![0.0; if s.sigma != 0.0 { BLOCK * d * LANES } else { 0 }],
             n: 0,
         };
@@ -663,7 +675,11 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
             while t < stop && g.alive.iter().any(|a| *a) {
                 let plain = self.plain();
                 let coins = self.flips().zip(g.flips.as_mut());
-                let block = if coins.is_some() { COIN_BLOCK } else { BLOCK };
+                let block = if coins.is_some() {
+                    COIN_BLOCK
+                } else {
+                    self.block_steps()
+                };
                 let k_max = (stop - t).min(block as u64) as usize;
                 if let Some(((heads, tails), flips)) = coins {
                     // Two equally likely values: the block's data are its coin bits, 64
@@ -974,6 +990,13 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
     #[inline(always)]
     fn flips(&self) -> Option<(Sample, Sample)> {
         self.coin.filter(|_| self.plain())
+    }
+
+    /// Steps per block of drawn data: [`BLOCK`], fewer for minibatches above 64
+    /// ([`BLOCK_SAMPLES`]).
+    #[inline(always)]
+    fn block_steps(&self) -> usize {
+        (BLOCK_SAMPLES / (self.noise.batch * LANES).max(1)).clamp(1, BLOCK)
     }
 
     /// Whether each step's gradient is one sampled data point's, with no injected noise.

@@ -5,9 +5,11 @@
 //! and n(t) = (n_k(t)) counts how often each was drawn in t steps. The counts are multinomial,
 //! and their increments over disjoint intervals are independent, so the state at every record
 //! step can be drawn from its exact law by drawing the increments between record steps: for
-//! two atoms one binomial per interval, by inversion of its tabulated CDF; for more, one
-//! binomial per atom, conditionally on the ones before. The cost is O(record steps) per run,
-//! not O(T).
+//! two atoms one binomial per interval, by inversion of its tabulated CDF (for intervals of up
+//! to [`TABLE_STEPS`] steps in all), else with `rand_distr`'s BTPE sampler (Kachitvichyanukul
+//! & Schmeiser 1988, exact, O(1) memory and expected time); for more atoms, one binomial per
+//! atom, conditionally on the ones before. The cost is O(record steps) per run, and memory
+//! O(record steps + [`TABLE_STEPS`]), not O(T): T = 8·10¹⁵ costs what T = 10⁷ does.
 //!
 //! The state is carried as ln|w| and a sign, so it neither overflows nor underflows between
 //! record steps. What differs from stepping (documented in `docs/experiment-files.md`):
@@ -96,6 +98,15 @@ pub enum Counts {
         /// The CDF and its guide table, shared by every sampler of the same (n, p).
         table: Arc<BinomialTable>,
     },
+    /// Two factors over more steps than are tabulated ([`TABLE_STEPS`]): the count of the
+    /// first is Binomial(n, p), drawn with `rand_distr` (BTPE: O(1) memory and expected time,
+    /// a varying number of random words).
+    TwoDrawn {
+        /// Steps.
+        n: u64,
+        /// Binomial(n, p).
+        binomial: Binomial,
+    },
     /// More factors: conditional binomials, drawn with `rand_distr`.
     Many {
         /// Steps.
@@ -144,8 +155,8 @@ impl BinomialTable {
     /// The table of (n, p), computed once per process and shared: the cells of a phase
     /// diagram differ in their factors, not in (n, p), and building a table (n + 1 values of
     /// ln Γ) costs more than drawing thousands of runs from it. The table is a function of
-    /// (n, p) alone, so sharing it changes no result. At most [`TABLE_CACHE`] tables are
-    /// kept.
+    /// (n, p) alone, so sharing it changes no result. At most [`TABLE_CACHE`] tables, of
+    /// [`CACHE_ENTRIES`] values in all, are kept.
     fn shared(n: u64, p: f64) -> Arc<BinomialTable> {
         static CACHE: Mutex<Vec<TableEntry>> = Mutex::new(Vec::new());
         let key = (n, p.to_bits());
@@ -166,7 +177,10 @@ impl BinomialTable {
         if let Some(t) = find(&cache) {
             return t;
         }
-        if cache.len() >= TABLE_CACHE {
+        let held = |c: &[TableEntry]| c.iter().map(|(_, t)| t.cdf.len()).sum::<usize>();
+        while !cache.is_empty()
+            && (cache.len() >= TABLE_CACHE || held(&cache) + t.cdf.len() > CACHE_ENTRIES)
+        {
             cache.remove(0);
         }
         cache.push((key, Arc::clone(&t)));
@@ -218,17 +232,39 @@ type TableEntry = ((u64, u64), Arc<BinomialTable>);
 /// Binomial tables kept for reuse by [`BinomialTable::shared`].
 const TABLE_CACHE: usize = 64;
 
+/// The most CDF values the tables kept by [`BinomialTable::shared`] hold together (64 MB).
+const CACHE_ENTRIES: usize = 1 << 23;
+
+/// The most steps whose binomial counts one ensemble draws from tabulated CDFs, summed over its
+/// intervals ([`Interval::between`]): a table of an interval of n steps holds n + 1 values (8
+/// bytes each), so this bounds their memory (16 MB) and the time to build them whatever T.
+/// Intervals beyond it draw their counts with `rand_distr`'s exact sampler instead
+/// ([`Counts::TwoDrawn`]): the same law, other random numbers.
+pub const TABLE_STEPS: u64 = 1 << 21;
+
 impl Counts {
-    /// Prepare the sampler for intervals of `n` steps.
+    /// Prepare the sampler for intervals of `n` steps: by a tabulated CDF if `n` ≤
+    /// [`TABLE_STEPS`].
     pub fn new(f: &Factors, n: u64) -> Counts {
+        Counts::with_table(f, n, n <= TABLE_STEPS)
+    }
+
+    /// [`Counts::new`], with two factors by a tabulated CDF if `tabulate`, else by
+    /// `rand_distr`'s sampler.
+    fn with_table(f: &Factors, n: u64, tabulate: bool) -> Counts {
         if n == 0 {
             return Counts::Empty;
         }
         match f.len() {
             0 | 1 => Counts::One { n },
-            2 => Counts::Two {
+            2 if tabulate => Counts::Two {
                 n,
                 table: BinomialTable::shared(n, f.first_share()),
+            },
+            2 => match Binomial::new(n, f.first_share()) {
+                Ok(binomial) => Counts::TwoDrawn { n, binomial },
+                // p is a probability in (0, 1) (`Factors` keeps positive ones): not reached.
+                Err(_) => Counts::Many { n },
             },
             _ => Counts::Many { n },
         }
@@ -250,6 +286,11 @@ impl Counts {
             Counts::Empty | Counts::One { .. } => self.fixed(out),
             Counts::Two { n, table } => {
                 let k = table.invert(rng.next_f64());
+                out[0] = k;
+                out[1] = n - k;
+            }
+            Counts::TwoDrawn { n, binomial } => {
+                let k = binomial.sample(rng);
                 out[0] = k;
                 out[1] = n - k;
             }
@@ -332,11 +373,36 @@ const UNSET: u64 = u64::MAX;
 const LOG: u64 = u64::MAX - 1;
 
 impl Interval {
-    /// The interval of `n` steps.
+    /// The interval of `n` steps (its counts tabulated if `n` ≤ [`TABLE_STEPS`]).
     pub fn new(f: &Factors, n: u64) -> Interval {
-        let counts = Counts::new(f, n);
+        Interval::with_table(f, n, n <= TABLE_STEPS)
+    }
+
+    /// The intervals between the record steps `record` (sorted, from step 0): the first ones,
+    /// up to [`TABLE_STEPS`] steps in all, with tabulated counts, the others with drawn ones.
+    /// Memory and set-up time are bounded whatever the steps.
+    pub fn between(f: &Factors, record: &[u64]) -> Vec<Interval> {
+        let mut budget = TABLE_STEPS;
+        let mut prev = 0;
+        record
+            .iter()
+            .map(|&stop| {
+                let n = stop - prev;
+                prev = stop;
+                let tabulate = n <= budget;
+                if tabulate && f.len() == 2 {
+                    budget -= n;
+                }
+                Interval::with_table(f, n, tabulate)
+            })
+            .collect()
+    }
+
+    fn with_table(f: &Factors, n: u64, tabulate: bool) -> Interval {
+        let counts = Counts::with_table(f, n, tabulate);
         // Kept for the counts within 10 standard deviations of the mean (all but a fraction
-        // 10⁻²² of the draws); the rare others are computed when drawn.
+        // 10⁻²² of the draws); the rare others are computed when drawn. Only with a table
+        // (so at most n + 1 of them); drawn counts have their products computed each time.
         let (lo, hi) = match counts {
             Counts::Two { n, .. } => {
                 let p = f.first_share();
@@ -385,7 +451,7 @@ impl Interval {
                     }
                 }
             }
-            Counts::Many { .. } => {
+            Counts::Many { .. } | Counts::TwoDrawn { .. } => {
                 let streams = src.streams();
                 for i in 0..live.len() {
                     if live[i] {

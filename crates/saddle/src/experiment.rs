@@ -103,14 +103,29 @@ pub fn run(
     cell: u32,
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<Summary, RunError> {
-    let outcome = dispatch(exp, cell, progress, false)?.expect("not a dry run");
+    let outcome = dispatch(exp, cell, progress, false, true)?.expect("not a dry run");
     Ok(summarise(exp, cell, outcome))
 }
 
-/// Check everything [`run`] checks before simulating (the model, noise and optimizer fit
-/// together, e.g. GD has an expected gradient), without simulating.
+/// [`run`] without keeping final states: `observe.final_states` is ignored and the summary's
+/// `final_states` is None. For callers that use only the summary (`saddle run` without
+/// `--out`, sweeps): memory then does not grow with the number of runs, and runs up to
+/// 2³² − 1 need no more than a few runs do.
+pub fn run_summary(
+    exp: &Experiment,
+    cell: u32,
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+) -> Result<Summary, RunError> {
+    let outcome = dispatch(exp, cell, progress, false, false)?.expect("not a dry run");
+    Ok(summarise(exp, cell, outcome))
+}
+
+/// Check everything [`run_summary`] checks before simulating (the model, noise and optimizer
+/// fit together, e.g. GD has an expected gradient; the observers' sizes), without simulating.
+/// [`run`] also checks that the final states it keeps are within
+/// [`crate::observe::MAX_FINAL_STATES`].
 pub fn check(exp: &Experiment) -> Result<(), RunError> {
-    dispatch(exp, 0, None, true).map(|_| ())
+    dispatch(exp, 0, None, true, false).map(|_| ())
 }
 
 fn dispatch(
@@ -118,7 +133,10 @@ fn dispatch(
     cell: u32,
     progress: Option<&(dyn Fn(u64) + Sync)>,
     dry: bool,
+    keep_final_states: bool,
 ) -> Result<Option<Outcome>, RunError> {
+    let mut observe = exp.observe.clone();
+    observe.final_states &= keep_final_states;
     let settings = Settings {
         runs: exp.runs,
         steps: exp.steps,
@@ -130,7 +148,7 @@ fn dispatch(
         clip: exp.optimizer.clip,
         boundary: exp.optimizer.boundary,
         bound: exp.bound,
-        observe: exp.observe.clone(),
+        observe,
     };
     let ctx = Ctx {
         exp,

@@ -65,6 +65,38 @@ pub struct ObserveSpec {
     pub final_states: bool,
 }
 
+/// The most histogram bins an ensemble may count in: Σ bins × steps over every 1-D and 2-D
+/// histogram (a 2-D histogram's bins are bins₁ × bins₂). The engine keeps one dense copy of
+/// these counts (8 bytes each, 32 MB at the limit); its per-chunk accumulators keep only the
+/// bins their runs landed in.
+pub const MAX_HISTOGRAM_BINS: u64 = 4_000_000;
+
+/// The most (histogram, step) pairs, over every 1-D and 2-D histogram.
+pub const MAX_HISTOGRAM_STEPS: u64 = 10_000;
+
+/// The most trace points (`observe.trace`) and the most steps in `observe.escape_rate_steps`.
+pub const MAX_STEP_LIST: u64 = 10_000;
+
+/// The most runs whose final states may be kept (`observe.final_states = true`): about
+/// 100 bytes each in memory (≈ 1 GB at the limit), and a CSV row each.
+pub const MAX_FINAL_STATES: u64 = 10_000_000;
+
+/// An observer that would hold more than the engine allows: the key, its value, the limit.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{key}: {value} {what}; at most {limit} are allowed ({why})")]
+pub struct TooLarge {
+    /// The key, e.g. `observe.histogram2d[0].bins`.
+    pub key: String,
+    /// The value that is too large.
+    pub value: u64,
+    /// What `value` counts.
+    pub what: String,
+    /// The limit.
+    pub limit: u64,
+    /// Why there is a limit, and what to do.
+    pub why: String,
+}
+
 /// `n` steps spaced evenly in log scale between 1 and `t_max`, rounded and deduplicated.
 pub fn log_steps(t_max: u64, n: usize) -> Vec<u64> {
     if n == 0 || t_max == 0 {
@@ -94,6 +126,105 @@ impl ObserveSpec {
             && self.trace_steps.is_empty()
             && self.escape_rate_steps.is_empty()
             && !self.final_states
+    }
+
+    /// Check the sizes the engine allocates for these observers before anything is allocated:
+    /// [`MAX_HISTOGRAM_BINS`], [`MAX_HISTOGRAM_STEPS`], [`MAX_STEP_LIST`], and, if final
+    /// states are kept for `runs` runs, [`MAX_FINAL_STATES`].
+    pub fn check_size(&self, runs: u64) -> Result<(), TooLarge> {
+        let lists = [
+            (
+                "observe.trace",
+                self.trace_steps.len() as u64,
+                "trace points",
+            ),
+            (
+                "observe.escape_rate_steps",
+                self.escape_rate_steps.len() as u64,
+                "steps",
+            ),
+        ];
+        for (key, n, what) in lists {
+            if n > MAX_STEP_LIST {
+                return Err(TooLarge {
+                    key: key.into(),
+                    value: n,
+                    what: what.into(),
+                    limit: MAX_STEP_LIST,
+                    why: "each is a record step of every run".into(),
+                });
+            }
+        }
+        let (mut bins, mut steps) = (0u64, 0u64);
+        let shapes = self
+            .histograms
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let key = format!("observe.histogram[{i}]");
+                (key, h.bins as u64, h.steps.len() as u64)
+            })
+            .chain(self.histograms2d.iter().enumerate().map(|(i, h)| {
+                (
+                    format!("observe.histogram2d[{i}]"),
+                    (h.bins[0] as u64).saturating_mul(h.bins[1] as u64),
+                    h.steps.len() as u64,
+                )
+            }));
+        for (key, b, n) in shapes {
+            steps = steps.saturating_add(n);
+            bins = bins.saturating_add(b.saturating_mul(n));
+            if steps > MAX_HISTOGRAM_STEPS {
+                return Err(TooLarge {
+                    key: format!("{key}.steps"),
+                    value: steps,
+                    what: "histogram snapshots (steps, summed over all histograms)".into(),
+                    limit: MAX_HISTOGRAM_STEPS,
+                    why: "use fewer steps or fewer histograms".into(),
+                });
+            }
+            if bins > MAX_HISTOGRAM_BINS {
+                return Err(TooLarge {
+                    key: format!("{key}.bins"),
+                    value: bins,
+                    what: "histogram bins (bins × steps, summed over all histograms)".into(),
+                    limit: MAX_HISTOGRAM_BINS,
+                    why: "each is a count kept in memory and written out".into(),
+                });
+            }
+        }
+        if self.final_states && runs > MAX_FINAL_STATES {
+            return Err(TooLarge {
+                key: "observe.final_states".into(),
+                value: runs,
+                what: "runs whose final states would be kept".into(),
+                limit: MAX_FINAL_STATES,
+                why: "each takes about 100 bytes of memory; lower `runs`, or drop \
+                      `final_states` (`saddle run` without --out does not keep them)"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// About how many bytes one chunk's [`Accumulator`] of `runs` runs holds at most: what
+    /// the engine budgets its window of accumulators in flight with.
+    pub fn chunk_bytes(&self, runs: u64) -> u64 {
+        let snapshots = self
+            .histograms
+            .iter()
+            .map(|h| h.steps.len())
+            .chain(self.histograms2d.iter().map(|h| h.steps.len()))
+            .sum::<usize>() as u64;
+        let hist = snapshots * (std::mem::size_of::<Hist>() as u64 + 4 * runs);
+        let trace = self.trace_steps.len() as u64 * std::mem::size_of::<TraceAcc>() as u64;
+        let gamma = self.escape_rate_steps.len() as u64 * 32;
+        let finals = if self.final_states {
+            runs * (std::mem::size_of::<FinalState>() as u64 + 64)
+        } else {
+            0
+        };
+        1024 + hist + trace + gamma + finals
     }
 
     /// All record steps, sorted and unique, always including the final step `t_max`.
@@ -147,9 +278,18 @@ pub struct RunView<'a> {
     pub loss: Option<f64>,
 }
 
+/// A histogram's counts. A chunk's accumulator notes the bin of each run it records (`hits`),
+/// so it holds O(runs in the chunk) whatever the number of bins; the dense counts are allocated
+/// once, in the accumulator the chunks are merged into (or once a chunk has noted as many runs
+/// as there are bins). Counts are sums of integers, so where a run is counted first changes
+/// nothing.
 #[derive(Clone, Debug)]
 struct Hist {
+    /// Dense counts, one per bin; empty until needed.
     counts: Vec<u64>,
+    /// Bins counted since, one entry per run.
+    hits: Vec<usize>,
+    bins: usize,
     under: u64,
     over: u64,
     excluded: u64,
@@ -158,22 +298,61 @@ struct Hist {
 impl Hist {
     fn new(n: usize) -> Self {
         Hist {
-            counts: vec![0; n],
+            counts: Vec::new(),
+            hits: Vec::new(),
+            bins: n,
             under: 0,
             over: 0,
             excluded: 0,
         }
     }
+
+    /// Count a run in bin `i`.
+    #[inline]
+    fn add(&mut self, i: usize) {
+        self.hits.push(i);
+        if self.hits.len() >= self.bins.max(CHUNK_HITS) {
+            self.densify();
+        }
+    }
+
+    /// Allocate the dense counts (if not yet) and add the noted bins to them.
+    fn densify(&mut self) {
+        if self.counts.len() != self.bins {
+            self.counts = vec![0; self.bins];
+        }
+        for &i in &self.hits {
+            self.counts[i] += 1;
+        }
+        self.hits.clear();
+    }
+
     fn merge(&mut self, o: &Hist) {
-        self.counts
-            .iter_mut()
-            .zip(&o.counts)
-            .for_each(|(a, b)| *a += b);
+        self.densify();
+        if !o.counts.is_empty() {
+            self.counts
+                .iter_mut()
+                .zip(&o.counts)
+                .for_each(|(a, b)| *a += b);
+        }
+        for &i in &o.hits {
+            self.counts[i] += 1;
+        }
         self.under += o.under;
         self.over += o.over;
         self.excluded += o.excluded;
     }
+
+    /// The dense counts.
+    fn into_counts(mut self) -> Vec<u64> {
+        self.densify();
+        self.counts
+    }
 }
+
+/// Runs a histogram notes one by one before it allocates its dense counts, even with fewer
+/// bins: a chunk's runs ([`crate::ensemble::CHUNK`]).
+const CHUNK_HITS: usize = 256;
 
 /// Bin index of `x` in [lo, hi) with `n` bins: Err(false) below, Err(true) at or above hi.
 ///
@@ -407,7 +586,7 @@ impl Accumulator {
                         continue;
                     }
                     match bin(v.w[h.param], h.lo, h.hi, h.bins) {
-                        Ok(i) => a.counts[i] += 1,
+                        Ok(i) => a.add(i),
                         Err(false) => a.under += 1,
                         Err(true) => a.over += 1,
                     }
@@ -425,7 +604,7 @@ impl Accumulator {
                     let bx = bin(v.w[h.params[0]], h.lo[0], h.hi[0], h.bins[0]);
                     let by = bin(v.w[h.params[1]], h.lo[1], h.hi[1], h.bins[1]);
                     match (bx, by) {
-                        (Ok(i), Ok(j)) => a.counts[i * h.bins[1] + j] += 1,
+                        (Ok(i), Ok(j)) => a.add(i * h.bins[1] + j),
                         (Err(true), _) | (_, Err(true)) => a.over += 1,
                         _ => a.under += 1,
                     }
@@ -558,6 +737,14 @@ impl Accumulator {
         self.finals.extend(o.finals.iter().cloned());
     }
 
+    /// [`Accumulator::merge`], taking the next chunk's accumulator: its final states are
+    /// moved, not copied.
+    pub fn merge_from(&mut self, mut o: Accumulator) {
+        let finals = std::mem::take(&mut o.finals);
+        self.merge(&o);
+        self.finals.extend(finals);
+    }
+
     /// The observed results.
     pub fn finish(self, spec: &ObserveSpec) -> Observed {
         let histograms = spec
@@ -571,10 +758,10 @@ impl Accumulator {
                     lo: vec![h.lo],
                     hi: vec![h.hi],
                     bins: vec![h.bins],
-                    counts: a.counts,
                     underflow: a.under,
                     overflow: a.over,
                     excluded: a.excluded,
+                    counts: a.into_counts(),
                 })
             })
             .collect();
@@ -589,10 +776,10 @@ impl Accumulator {
                     lo: h.lo.to_vec(),
                     hi: h.hi.to_vec(),
                     bins: h.bins.to_vec(),
-                    counts: a.counts,
                     underflow: a.under,
                     overflow: a.over,
                     excluded: a.excluded,
+                    counts: a.into_counts(),
                 })
             })
             .collect();
