@@ -193,19 +193,19 @@ pub fn run(
             _ => "mean final |w|",
         };
         if json {
-            println!(
-                "{}",
-                serde_json::json!({
+            crate::print_line(
+                &serde_json::json!({
                     "impl": "saddle", "work": w, "size": size, "steps": steps,
                     "seconds": secs, "steps_per_s": rate, "threads": rayon::current_num_threads(),
                     "check": check,
                 })
-            );
+                .to_string(),
+            )?;
         } else {
             let _ = quiet;
-            println!(
+            crate::print_line(&format!(
                 "{w:<11} {size:<6} {steps:>14} steps {secs:>9.3} s {rate:>12.3e} steps/s   ({label} {check:.4})"
-            );
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)

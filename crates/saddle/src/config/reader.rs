@@ -26,13 +26,96 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Render a value for a message.
-pub(crate) fn show(v: &Value) -> String {
+/// The most characters of a user-given text that a message echoes.
+pub const ECHO_CHARS: usize = 60;
+
+/// A user-given text as a message echoes it: whole up to [`ECHO_CHARS`] characters, else its
+/// first [`ECHO_CHARS`] characters followed by `…(N bytes)`, so that a 100 KB value never
+/// floods the terminal. Control characters are escaped.
+pub fn echo(s: &str) -> String {
+    let n = s.chars().count();
+    let head: String = s.chars().take(ECHO_CHARS).collect();
+    let head: String = head.chars().flat_map(char::escape_debug).collect();
+    if n <= ECHO_CHARS {
+        head
+    } else {
+        format!("{head}…({} bytes)", s.len())
+    }
+}
+
+/// [`echo`] in double quotes: `"abc"`, `"aaaa…"…(100000 bytes)`.
+pub fn echo_quoted(s: &str) -> String {
+    if s.chars().count() <= ECHO_CHARS {
+        format!("\"{}\"", echo(s))
+    } else {
+        let head: String = s.chars().take(ECHO_CHARS).collect();
+        format!("\"{}…\"({} bytes)", echo(&head), s.len())
+    }
+}
+
+/// A number exactly as given, compactly: the shortest text that reads back as the same `f64`,
+/// in positional form for magnitudes in [1e-6, 1e6) and with an exponent beyond (`1e308`, not
+/// 309 digits; `2.5e-7`). `nan`, `inf` and `-inf` as TOML writes them.
+pub fn num(x: f64) -> String {
+    if x.is_nan() {
+        "nan".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf" } else { "-inf" }.into()
+    } else if x == 0.0 || (1e-6..1e6).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// A number derived by arithmetic (a linspace point, a mean), for people: rounded to 10
+/// significant digits, then as [`num`], so `1.2100000000000002` shows as `1.21` and
+/// `0.11699999999999999` as `0.117`. Not for data files, which keep every digit.
+pub fn display_num(x: f64) -> String {
+    if !x.is_finite() {
+        return num(x);
+    }
+    num(format!("{x:.9e}").parse().unwrap_or(x))
+}
+
+/// Render a value for a message, shortened: strings by [`echo_quoted`], numbers by [`num`],
+/// arrays element by element (at most 8 shown).
+pub fn show(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("{s:?}"),
+        Value::String(s) => echo_quoted(s),
+        Value::Float(f) => num(*f),
         Value::Table(_) => "a table".into(),
+        Value::Array(a) => {
+            let mut items: Vec<String> = a.iter().take(8).map(show).collect();
+            if a.len() > 8 {
+                items.push(format!("… ({} items)", a.len()));
+            }
+            let joined = format!("[{}]", items.join(", "));
+            if joined.chars().count() > 4 * ECHO_CHARS {
+                format!("an array of {} items", a.len())
+            } else {
+                joined
+            }
+        }
         other => other.to_string(),
     }
+}
+
+/// The closest of `choices` to `given` (by Jaro–Winkler similarity, at least 0.7), for a
+/// "did you mean" hint.
+pub fn closest<'c>(given: &str, choices: &[&'c str]) -> Option<&'c str> {
+    choices
+        .iter()
+        .map(|c| (strsim::jaro_winkler(given, c), *c))
+        .filter(|(s, _)| *s >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Whether `s` is a whole number in decimal that does not fit an i64 (TOML's integers).
+pub fn is_big_integer(s: &str) -> bool {
+    let t = s.trim().trim_start_matches('+').replace('_', "");
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && t.parse::<i64>().is_err()
 }
 
 impl<'a> Reader<'a> {
@@ -62,10 +145,13 @@ impl<'a> Reader<'a> {
     pub fn only(&self, allowed: &[&str]) -> R<()> {
         for k in self.table.keys() {
             if !allowed.contains(&k.as_str()) {
-                return self.err(
-                    k,
-                    format!("unknown key; allowed here: {}", allowed.join(", ")),
-                );
+                let hint = closest(k, allowed)
+                    .map(|c| format!("; did you mean `{}`?", self.key(c)))
+                    .unwrap_or_default();
+                return Err(ConfigError::Invalid {
+                    path: self.key(&echo(k)),
+                    msg: format!("unknown key; allowed here: {}{hint}", allowed.join(", ")),
+                });
             }
         }
         Ok(())
@@ -82,15 +168,30 @@ impl<'a> Reader<'a> {
             other => return self.err(k, format!("expected a number, got {}", type_name(other))),
         };
         if !x.is_finite() {
-            return self.err(k, format!("must be a finite number, got {x}"));
+            return self.err(k, format!("must be a finite number, got {}", num(x)));
         }
         Ok(x)
     }
 
+    /// A non-negative integer. TOML integers are i64, so a file cannot hold a larger one (the
+    /// parser rejects it); `--set` passes such a value on as a string, reported here as too
+    /// large rather than wrapped.
     fn int(&self, k: &str, v: &Value) -> R<u64> {
         match v {
             Value::Integer(i) if *i >= 0 => Ok(*i as u64),
             Value::Float(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15 => Ok(*f as u64),
+            Value::Float(f) if f.fract() == 0.0 && *f >= 9.0e15 => self.err(
+                k,
+                format!(
+                    "{} is too large (whole numbers written as floats must be below 9e15; \
+                     write larger ones as integers)",
+                    num(*f)
+                ),
+            ),
+            Value::String(s) if is_big_integer(s) => self.err(
+                k,
+                format!("{} is too large (at most {})", echo(s.trim()), i64::MAX),
+            ),
             other => self.err(
                 k,
                 format!("expected a non-negative integer, got {}", show(other)),
