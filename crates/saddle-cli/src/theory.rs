@@ -333,9 +333,9 @@ pub fn run(cmd: TheoryCommand) -> Result<ExitCode> {
         }
     };
     if json {
-        println!("{text}");
+        crate::print_line(&text)?;
     } else {
-        print!("{text}");
+        crate::print_text(&text)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -449,7 +449,7 @@ impl Resolved {
             r.set("noise", v)?;
         }
         if let Some(b) = src.batch {
-            r.set("noise.batch", Value::Integer(b as i64))?;
+            r.set("noise.batch", crate::input::int_value("--batch", b)?)?;
         }
         if let Some(lr) = lr {
             r.set("optimizer.lr", lr.into())?;
@@ -516,8 +516,12 @@ struct MuReport {
 struct MuPoint {
     #[serde(flatten)]
     moments: LogMoments,
-    /// Eq. 83's closed form, for two-point noise with S = 1.
+    /// Eq. 83's closed form, for two-point noise with S = 1 (−∞ as "-inf").
+    #[serde(serialize_with = "saddle::numeric::serialize_opt_f64")]
     mu_eq83: Option<f64>,
+    /// `escape` (μ > 0), `trapped` (μ < 0, finite), `absorbed` (μ = −∞: an atom with λx̄ = 1
+    /// exactly sets w to 0, Prop. 1) or `boundary` (μ = 0).
+    phase: &'static str,
 }
 
 fn mu(src: &Source, lrs: &[f64]) -> Result<MuReport> {
@@ -531,9 +535,12 @@ fn mu(src: &Source, lrs: &[f64]) -> Result<MuReport> {
     let results = lrs
         .iter()
         .map(|&lr| {
+            let moments = theory(log_moments(&e.noise, lr))?;
+            let phase = mu_phase(moments.mu);
             Ok(MuPoint {
-                moments: theory(log_moments(&e.noise, lr))?,
+                moments,
                 mu_eq83: a.map(|a| two_point_mu(a, lr)),
+                phase,
             })
         })
         .collect::<Result<_>>()?;
@@ -542,6 +549,19 @@ fn mu(src: &Source, lrs: &[f64]) -> Result<MuReport> {
         noise: noise_table(&e),
         results,
     })
+}
+
+/// The phase μ predicts (Prop. 2, Eq. 80).
+fn mu_phase(mu: f64) -> &'static str {
+    if mu == f64::NEG_INFINITY {
+        "absorbed"
+    } else if mu < 0.0 {
+        "trapped"
+    } else if mu > 0.0 {
+        "escape"
+    } else {
+        "boundary"
+    }
 }
 
 fn human_mu(r: &MuReport) -> String {
@@ -553,7 +573,7 @@ fn human_mu(r: &MuReport) -> String {
     );
     for p in &r.results {
         let m = &p.moments;
-        let phase = if m.mu < 0.0 { "trapped" } else { "escape" };
+        let phase = p.phase;
         let _ = writeln!(
             o,
             "{:>12}  {:>18}  {:>18}  {:>10}  {phase}",
@@ -632,6 +652,13 @@ fn grid_values(spec: &str) -> Result<(String, Vec<f64>)> {
 }
 
 fn phase(src: &Source, range: &str, vary: Option<&str>, grid: usize) -> Result<PhaseReport> {
+    let max = saddle::numeric::MAX_GRID;
+    if !(2..=max).contains(&grid) {
+        return Err(InputError(format!(
+            "--grid: the root scan needs 2 <= grid <= {max} points (got {grid})"
+        ))
+        .into());
+    }
     let (lo, hi) = pair("--range", range)?;
     let base = Resolved::new(src, None)?;
     let cells: Vec<(Option<f64>, Experiment)> = match vary {
@@ -844,7 +871,7 @@ fn escape_prob(
     r.set("observe", Value::Table(Table::new()))?;
     r.set("observe.escape.delta", delta.into())?;
     if let Some(t) = steps {
-        r.set("steps", Value::Integer(t as i64))?;
+        r.set("steps", crate::input::int_value("--steps", t)?)?;
     }
     if let Some(w) = w0 {
         let mut init = Table::new();
@@ -939,7 +966,7 @@ fn human_sharp_flat(r: &sharp_flat::SharpFlatTheory) -> String {
     for m in &r.minima {
         let _ = writeln!(
             o,
-            "  {:?} minimum ({:+.6}, {:+.6}): Eq. 11 sharpness {:.6}, Hessian trace {:.6}",
+            "  {:?} minimum ({:+.6}, {:+.6}): Eq. 11's quoted sharpness (one Hessian diagonal entry) {:.6}; Def. 4 sharpness Tr H {:.6}",
             m.kind, m.w[0], m.w[1], m.eq11_sharpness, m.trace
         );
     }

@@ -1039,3 +1039,146 @@ fn kesten_martingale_in_the_engine() {
     let m2 = (0.5 * (0.2f64.powf(2.0 * k) + 2.6f64.powf(2.0 * k))).powi(10) - 1.0;
     assert!(close(var, m2, 0.5 * m2), "sample variance {var} vs {m2}");
 }
+
+// ---------------------------------------------------------------- extreme inputs
+
+/// The positive roots of |(1 − λ)(1 − λ(a − 1))| = 1 (Eqs 85–86), from mpmath at 50 digits.
+fn closed_roots_reference(a: f64) -> Vec<f64> {
+    match a {
+        x if x == 1e10 => vec![
+            2.0000000004000000001e-10,
+            0.99999999989999999997,
+            1.0000000001,
+        ],
+        x if x == -1e10 => vec![0.99999999990000000001, 1.0000000001],
+        x if x == 1e-10 => vec![1.4142135623938057269],
+        x if x == -1e-10 => vec![9.9999999990000000001e-11, 1.4142135623523843707],
+        x if x == -1.0 => vec![0.5, 1.2807764064044151375],
+        x if x == 0.5 => vec![1.5615528128088302749],
+        x if x == 10.0 => vec![
+            0.26158318765948993439,
+            0.84952792345162117672,
+            1.1111111111111111111,
+        ],
+        _ => unreachable!(),
+    }
+}
+
+/// The numeric scan finds every root of the closed form, to rounding, at any scale of a: the
+/// roots 10⁻¹⁰ apart around the pole λ = 1 for a = ±10¹⁰, the root 2·10⁻¹⁰ next to the pole
+/// 10⁻¹⁰, the root 10⁻¹⁰ near λ = 0 for a = −10⁻¹⁰.
+#[test]
+fn phase_scan_finds_closed_form_roots_at_every_scale() {
+    for a in [1e10, -1e10, 1e-10, -1e-10, -1.0, 0.5, 10.0] {
+        let want = closed_roots_reference(a);
+        let closed = two_point_phase(a, 0.0, 2.0).unwrap();
+        let num = numeric_phase(&two_point(a, 1), 0.0, 2.0, 4000).unwrap();
+        for (name, got) in [("closed", &closed.roots), ("numeric", &num.roots)] {
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "a = {a}, {name}: {got:?} vs {want:?}"
+            );
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-14 * w,
+                    "a = {a}, {name}: {got:?} vs {want:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A grid of 10⁷ points (step 2·10⁻⁷) finds both roots of a = −1, once each: rounding near
+/// λ = ½ does not hide the sign change, nor split the root.
+#[test]
+fn phase_scan_on_a_very_fine_grid_keeps_every_root() {
+    let num = numeric_phase(&two_point(-1.0, 1), 0.0, 2.0, 10_000_000).unwrap();
+    assert_eq!(num.roots.len(), 2, "{:?}", num.roots);
+    assert!((num.roots[0] - 0.5).abs() < 1e-15, "{:?}", num.roots);
+    assert!(
+        (num.roots[1] - 1.2807764064044151375).abs() < 4e-16,
+        "{:?}",
+        num.roots
+    );
+    // The touch point at a = 4 − 2√2 (a double root of q = −1) is found once.
+    let a = 4.0 - 2.0 * 2f64.sqrt();
+    let num = numeric_phase(&two_point(a, 1), 0.0, 3.0, 4000).unwrap();
+    let closed = two_point_roots(a).unwrap();
+    assert_eq!(
+        num.roots.len(),
+        closed.len(),
+        "{:?} vs {closed:?}",
+        num.roots
+    );
+    for (g, w) in num.roots.iter().zip(&closed) {
+        assert!((g - w).abs() < 1e-7, "{:?} vs {closed:?}", num.roots);
+    }
+}
+
+/// The grid is bounded before any work: too small, too large, and work beyond the limit.
+#[test]
+fn phase_scan_grid_is_bounded() {
+    for g in [0, 1, saddle::numeric::MAX_GRID + 1, usize::MAX] {
+        assert_eq!(
+            arg_name(numeric_phase(&two_point(-1.0, 1), 0.0, 2.0, g)),
+            "grid"
+        );
+    }
+    // 10⁶ atoms × 10⁸ points: refused as too large, before scanning.
+    let many: Vec<f64> = (0..1000).map(|i| -1.0 - i as f64).collect();
+    let probs = vec![1e-3; 1000];
+    let r = numeric_phase(
+        &discrete(&many, &probs, 1),
+        0.0,
+        2.0,
+        saddle::numeric::MAX_GRID,
+    );
+    assert!(
+        matches!(r, Err(TheoryError::TooLarge(ref m)) if m.starts_with("grid")),
+        "{r:?}"
+    );
+}
+
+/// Overflow never flips the answer: values ±10²⁰⁰ at λ = 10¹⁵⁰ multiply w by ~10³⁵⁰ every step
+/// (every run diverges), so μ = ln(10³⁵⁰) = 805.9 > 0, not −∞; one ulp above λ = 1 the factor
+/// 1 − λ is −2⁻⁵² ≠ 0, so μ is Eq. 83's finite value, not −∞.
+#[test]
+fn log_moments_never_overflow_into_the_wrong_phase() {
+    let law = discrete(&[1e200, -1e200], &[0.5, 0.5], 1);
+    let m = log_moments(&law, 1e150).unwrap();
+    let want = 350.0 * 10f64.ln();
+    assert!((m.mu - want).abs() < 1e-12 * want, "{m:?}");
+    assert_eq!(m.zero_probability, 0.0);
+    assert!(m.s2.unwrap() < 1e-20, "{m:?}");
+    // One step of the engine's arithmetic: w(1 − λx) overflows for both atoms: diverges.
+    for x in [1e200, -1e200] {
+        assert!(!(0.5 * (1.0 - 1e150 * x)).is_finite());
+    }
+    let lr = 1.0000000000000002;
+    for a in [-1.0, 0.5, 3.0] {
+        let m = log_moments(&two_point(a, 1), lr).unwrap();
+        assert_eq!(m.zero_probability, 0.0);
+        let eq83 = 0.5 * ((1.0 - lr) * (1.0 - lr * (a - 1.0))).abs().ln();
+        assert!(
+            m.mu.is_finite() && (m.mu - eq83).abs() < 1e-13 * eq83.abs(),
+            "{m:?}"
+        );
+        assert!((two_point_mu(a, lr) - eq83).abs() < 1e-13 * eq83.abs());
+    }
+    // Exactly λx = 1: absorbed, μ = −∞, and the JSON says so.
+    let m = log_moments(&two_point(-1.0, 1), 1.0).unwrap();
+    assert_eq!(m.mu, f64::NEG_INFINITY);
+    let j = serde_json::to_value(&m).unwrap();
+    assert_eq!(j["mu"], "-inf");
+    // Huge λ and a: Eq. 83 without overflow; tiny λ: −λE x to relative precision.
+    let (a, lr) = (1e300, 1e300);
+    let want = 0.5 * (2.0 * 1e300f64.ln() + 1e300f64.ln());
+    assert!((two_point_mu(a, lr) - want).abs() < 1e-13 * want);
+    let mu = log_moments(&two_point(-1.0, 1), 1e-200).unwrap().mu;
+    assert!((mu - 0.5e-200).abs() < 1e-15 * 0.5e-200, "{mu}");
+    // Gaussian data at λ = 10²⁰⁰: ln λ + E ln|1/λ − x| = ln λ + E ln|x| (x ~ N(1, 1)).
+    let m = log_moments(&gaussian(1e100, 1.0, 1), 1e250).unwrap();
+    let want = 1e250f64.ln() + 1e100f64.ln();
+    assert!((m.mu - want).abs() < 1e-12 * want, "{m:?}");
+}

@@ -17,8 +17,8 @@ use super::stationary::{
     locate,
 };
 use super::{invalid, TheoryError};
+use crate::numeric::{erf, erfc};
 use serde::Serialize;
-use statrs::function::erf::{erf, erfc};
 
 /// How the integration constant c₀ of Eq. 117 is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

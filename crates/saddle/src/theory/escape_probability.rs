@@ -26,10 +26,10 @@
 //! P(|w_t| ≥ δ) ≈ E_{w₀} Φ̄((ln δ − ln|w₀| − tμ)/(s√t)).
 
 use crate::noise::NoiseLaw;
+use crate::numeric::erfc;
 use crate::numeric::{integrate, Tolerance};
 use crate::theory::log_moments::{check_lr, count_vectors, is_zero_factor, BatchMean};
 use crate::theory::{invalid, TheoryError};
-use statrs::function::erf::erfc;
 use statrs::function::factorial::ln_factorial;
 
 /// The most count vectors [`escape_probability`] enumerates: C(t + m − 1, m − 1) for m values
@@ -121,7 +121,8 @@ pub struct EscapeProbability {
     /// Lemma 1's log-normal approximation E Φ̄((ln δ − ln|w₀| − tμ)/(s√t)) (null when μ or
     /// s² does not exist, i.e. `zero_probability` > 0).
     pub lognormal: Option<f64>,
-    /// μ(λ) (−∞ → null).
+    /// μ(λ) (−∞ → JSON "-inf").
+    #[serde(serialize_with = "crate::numeric::serialize_f64")]
     pub mu: f64,
     /// s²(λ).
     pub s2: Option<f64>,

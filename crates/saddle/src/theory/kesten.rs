@@ -28,7 +28,8 @@ use crate::theory::TheoryError;
 pub struct TailExponent {
     /// The learning rate λ.
     pub lr: f64,
-    /// μ(λ) = E ln|1 − λx̄| < 0 (−∞ → null).
+    /// μ(λ) = E ln|1 − λx̄| < 0 (−∞ → JSON "-inf").
+    #[serde(serialize_with = "crate::numeric::serialize_f64")]
     pub mu: f64,
     /// κ > 0 with E|1 − λx̄|^κ = 1: P(|w| > u) ~ C u^{−κ}.
     pub kappa: f64,

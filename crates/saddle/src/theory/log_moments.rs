@@ -28,21 +28,45 @@ pub const MAX_COUNT_VECTORS: u64 = 1_000_000;
 /// 1.3·10⁵ at S = 30 and 8·10⁶ at S = 40. Beyond, use the Gaussian law N(m, σ²/S) it tends to.
 pub const MAX_UNIFORM_BATCH: usize = 24;
 
-/// An atom y = 1 − λx̄ counts as exactly 0 when |y| ≤ `ZERO_RELATIVE`·max(1, |λx̄|): λ and
-/// x̄ are themselves rounded, so a product within a few units in the last place of 1 is
-/// taken to be the exact zero of Prop. 1 (λ = 1, x = 1).
-pub const ZERO_RELATIVE: f64 = 4.0 * f64::EPSILON;
-
 /// The tolerance of the quadratures behind [`BatchMean::log_moments`] and [`BatchMean::mu`].
 pub const QUAD_TOL: Tolerance = Tolerance {
     abs: 1e-13,
     rel: 1e-12,
 };
 
-/// Whether 1 − λx̄ is (within rounding, see [`ZERO_RELATIVE`]) exactly 0.
+/// Whether one step multiplies w by exactly 0: the rounded product λx̄ is exactly 1, so that
+/// 1 − λx̄ evaluates to 0 (Prop. 1: λ = 1, x = 1). A product one ulp away (λ = 1 + 2⁻⁵², or
+/// an overflow to ±∞) is not: the factor is then tiny (or huge) but nonzero, and w is not
+/// absorbed.
 pub fn is_zero_factor(lr: f64, xbar: f64) -> bool {
-    let lx = lr * xbar;
-    (1.0 - lx).abs() <= ZERO_RELATIVE * lx.abs().max(1.0)
+    lr * xbar == 1.0
+}
+
+/// ln|1 − λx| for any finite λ > 0 and x, without overflow or loss of precision (Eq. 81's
+/// integrand):
+/// - −∞ exactly when λx rounds to 1 ([`is_zero_factor`]: one step sets w to 0);
+/// - ln_1p(−λx) for |λx| ≤ 10⁻³ (relative accuracy down to the smallest λx);
+/// - ln λ + ln|x| + ln_1p(−1/(λx)) for |λx| ≥ 2⁶⁰ or when λx overflows, so that
+///   λ = 10¹⁵⁰, x = ±10²⁰⁰ gives 805.9 rather than ±∞;
+/// - ln|1 − λx| in between.
+pub fn ln_abs_factor(lr: f64, x: f64) -> f64 {
+    let p = lr * x;
+    if p == 1.0 {
+        return f64::NEG_INFINITY;
+    }
+    let big = 1.152_921_504_606_847e18; // 2⁶⁰
+    if p.is_finite() && p.abs() <= 1e-3 {
+        (-p).ln_1p()
+    } else if !p.is_finite() || p.abs() >= big {
+        let tail = if p.is_finite() {
+            (-1.0 / p).ln_1p()
+        } else {
+            0.0
+        };
+        lr.abs().ln() + x.abs().ln() + tail
+    } else {
+        (1.0 - p).abs().ln()
+    }
 }
 
 /// The law of the minibatch mean x̄ = (1/S) Σ x_b that multiplies w by 1 − λx̄ in one SGD
@@ -100,7 +124,8 @@ pub struct LogMoments {
     pub batch: usize,
     /// μ(λ) = E ln|1 − λx̄| (Eq. 81; Eq. 83 for two-point noise). −∞ when
     /// `zero_probability` > 0 (Prop. 1: w_t = 0 after finitely many steps with probability 1);
-    /// JSON writes −∞ as null.
+    /// JSON writes −∞ as the string "-inf" (never null).
+    #[serde(serialize_with = "crate::numeric::serialize_f64")]
     pub mu: f64,
     /// s²(λ) = Var ln|1 − λx̄|; `None` (null) when it does not exist (`zero_probability` > 0).
     pub s2: Option<f64>,
@@ -422,10 +447,21 @@ impl BatchMean {
     /// y and the break points of that density.
     #[allow(clippy::type_complexity)]
     fn y_density(&self, lr: f64) -> Option<(f64, f64, Vec<f64>, Box<dyn Fn(f64) -> f64 + '_>)> {
+        self.z_density(1.0, lr)
+    }
+
+    /// The law of z = c − k·x̄ (k > 0) for a continuous law, as [`BatchMean::y_density`]
+    /// (which is c = 1, k = λ): with c = 1/λ, k = 1, z = y/λ, for λ so large that y overflows.
+    #[allow(clippy::type_complexity)]
+    fn z_density(
+        &self,
+        c: f64,
+        lr: f64,
+    ) -> Option<(f64, f64, Vec<f64>, Box<dyn Fn(f64) -> f64 + '_>)> {
         match *self {
             BatchMean::Atoms { .. } => None,
             BatchMean::Gaussian { mean, std, .. } => {
-                let nu = 1.0 - lr * mean;
+                let nu = c - lr * mean;
                 let tau = lr * std;
                 let mut breaks: Vec<f64> = [
                     -20.0, -10.0, -6.0, -4.0, -2.5, -1.5, -0.75, 0.0, 0.75, 1.5, 2.5, 4.0, 6.0,
@@ -447,8 +483,8 @@ impl BatchMean {
                 // y = y_hi − k·u with u ∈ [0, S] ~ Irwin–Hall(S), k = λ(hi − lo)/S.
                 let s = batch;
                 let k = lr * (hi - lo) / s as f64;
-                let y_hi = 1.0 - lr * lo;
-                let y_lo = 1.0 - lr * hi;
+                let y_hi = c - lr * lo;
+                let y_lo = c - lr * hi;
                 let mut breaks: Vec<f64> = (1..s).map(|j| y_hi - k * j as f64).collect();
                 breaks.push(0.0);
                 let dens = move |y: f64| irwin_hall((y_hi - y) / k, s) / k;
@@ -472,32 +508,12 @@ impl BatchMean {
                 values,
                 probs,
                 batch,
-            } => {
-                let mut sum = 0.0;
-                let mut abs = 0.0;
-                let mut ln_p_max = 0.0f64;
-                for (v, p) in values.iter().zip(probs) {
-                    let t = p * g(1.0 - lr * v);
-                    sum += t;
-                    abs += t.abs();
-                    ln_p_max = ln_p_max.max(-p.ln());
-                }
-                // Rounding: the sum (n terms), and for S > 1 the multinomial probabilities,
-                // each exp(ln S! − Σ ln cᵢ! + Σ cᵢ ln pᵢ) with a relative error of a few ε
-                // times the magnitude of that exponent (≲ S ln S + |ln P|).
-                let s = *batch as f64;
-                let rel_p = if *batch > 1 {
-                    4.0 * (s * (s.ln() + 1.0) + ln_p_max)
-                } else {
-                    0.0
-                };
-                Ok(Integral {
-                    value: sum,
-                    error: (values.len() as f64 + 4.0 + rel_p) * f64::EPSILON * abs,
-                    evaluations: values.len() as u64,
-                    pieces: 0,
-                })
-            }
+            } => Ok(sum_atoms(
+                values,
+                probs,
+                *batch,
+                |i| g(1.0 - lr * values[i]),
+            )),
             _ => {
                 let (lo, hi, breaks, dens) = self.y_density(lr).expect("continuous law");
                 integrate(|y| dens(y) * g(y), lo, hi, &breaks, tol)
@@ -512,7 +528,35 @@ impl BatchMean {
         if self.zero_probability(lr) > 0.0 {
             return Ok(f64::NEG_INFINITY);
         }
-        Ok(self.expect(lr, |y| y.abs().ln(), QUAD_TOL)?.value)
+        Ok(self.expect_ln(lr, |l| l, QUAD_TOL)?.value)
+    }
+
+    /// E h(ln|1 − λx̄|), computed so that no overflow changes the answer: over atoms with
+    /// [`ln_abs_factor`] (never ±∞ but for an exact zero factor); for continuous laws by
+    /// quadrature in y = 1 − λx̄, or, when λ·x̄ overflows on the law's ±40σ range, in
+    /// z = 1/λ − x̄ with ln|y| = ln λ + ln|z|.
+    pub fn expect_ln<H: Fn(f64) -> f64>(
+        &self,
+        lr: f64,
+        h: H,
+        tol: Tolerance,
+    ) -> Result<Integral, TheoryError> {
+        check_lr(lr)?;
+        if let BatchMean::Atoms { values, .. } = self {
+            // The same sum as `expect`, with the logarithm taken by ln_abs_factor.
+            let (values, probs, batch) = (values, self.atoms().expect("atoms").1, self.batch());
+            return Ok(sum_atoms(values, probs, batch, |i| {
+                h(ln_abs_factor(lr, values[i]))
+            }));
+        }
+        let (lo, hi, _, _) = self.y_density(lr).expect("continuous law");
+        let width_ok = (hi - lo).is_finite() && lo.is_finite() && hi.is_finite();
+        if width_ok {
+            return self.expect(lr, |y| h(y.abs().ln()), tol);
+        }
+        let (lo, hi, breaks, dens) = self.z_density(1.0 / lr, 1.0).expect("continuous law");
+        let shift = lr.ln();
+        integrate(|z| dens(z) * h(shift + z.abs().ln()), lo, hi, &breaks, tol)
     }
 
     /// dμ/dλ = E[−x̄/(1 − λx̄)] for a finite law (exact), `None` for continuous laws or at a
@@ -556,12 +600,12 @@ impl BatchMean {
                 atoms,
             });
         }
-        let m = self.expect(lr, |y| y.abs().ln(), QUAD_TOL)?;
+        let m = self.expect_ln(lr, |l| l, QUAD_TOL)?;
         let mu = m.value;
-        let v = self.expect(
+        let v = self.expect_ln(
             lr,
-            |y| {
-                let d = y.abs().ln() - mu;
+            |l| {
+                let d = l - mu;
                 d * d
             },
             QUAD_TOL,
@@ -586,6 +630,35 @@ impl BatchMean {
             s2_error: Some(s2_error),
             atoms,
         })
+    }
+}
+
+/// Σ pᵢ·t(i) over atoms, with its rounding bound: the sum (n terms), and for S > 1 the
+/// multinomial probabilities, each exp(ln S! − Σ ln cᵢ! + Σ cᵢ ln pᵢ) with a relative error of
+/// a few ε times the magnitude of that exponent (≲ S ln S + |ln P|).
+fn sum_atoms<T: Fn(usize) -> f64>(values: &[f64], probs: &[f64], batch: usize, t: T) -> Integral {
+    let mut sum = 0.0;
+    let mut abs = 0.0;
+    let mut ln_p_max = 0.0f64;
+    for (i, p) in probs.iter().enumerate() {
+        let term = p * t(i);
+        sum += term;
+        abs += term.abs();
+        if batch > 1 {
+            ln_p_max = ln_p_max.max(-p.ln());
+        }
+    }
+    let s = batch as f64;
+    let rel_p = if batch > 1 {
+        4.0 * (s * (s.ln() + 1.0) + ln_p_max)
+    } else {
+        0.0
+    };
+    Integral {
+        value: sum,
+        error: (values.len() as f64 + 4.0 + rel_p) * f64::EPSILON * abs,
+        evaluations: values.len() as u64,
+        pieces: 0,
     }
 }
 
@@ -637,8 +710,19 @@ pub fn log_moments(noise: &NoiseLaw, lr: f64) -> Result<LogMoments, TheoryError>
 }
 
 /// μ(λ) = ½ ln|(1 − λ)(1 − λ(a − 1))| for two-point noise (Eq. 83), in closed form.
+///
+/// Where the product overflows, underflows or loses its relative precision (λ(a − 1) beyond
+/// 2⁶⁰ or below 10⁻³), μ = ½(ln|1 − λ| + ln|1 − λ(a − 1)|) by [`ln_abs_factor`]: finite for
+/// every finite λ > 0 and a, and −∞ only where λ = 1 or λ(a − 1) = 1 exactly.
 pub fn two_point_mu(a: f64, lr: f64) -> f64 {
-    0.5 * ((1.0 - lr) * (1.0 - lr * (a - 1.0))).abs().ln()
+    let b = lr * (a - 1.0);
+    let q = (1.0 - lr) * (1.0 - b);
+    let plain = |p: f64| p.is_finite() && p.abs() > 1e-3 && p.abs() < 1.152_921_504_606_847e18;
+    if q.is_normal() && plain(lr) && plain(b) {
+        0.5 * q.abs().ln()
+    } else {
+        0.5 * (ln_abs_factor(lr, 1.0) + ln_abs_factor(lr, a - 1.0))
+    }
 }
 
 #[cfg(test)]

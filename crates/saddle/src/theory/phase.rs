@@ -16,11 +16,13 @@
 //! 1 < a < 4 − 2√2 and a ≥ 4 + 2√2 there are three positive roots.
 //!
 //! For any other noise the roots are found numerically ([`numeric_phase`]): a scan of μ over a
-//! λ range, split at the poles λ = 1/x̄ of every positive atom x̄, refined by Brent.
+//! λ range, split at the poles λ = 1/x̄ of every positive atom x̄, with points packed
+//! geometrically near every scale 1/|x̄| and near 0, refined by Brent (sign changes) or by
+//! minimising |μ| (touch points, close pairs) to μ's own rounding.
 
 use crate::noise::NoiseLaw;
-use crate::numeric::all_roots;
-use crate::theory::log_moments::{two_point_mu, BatchMean};
+use crate::numeric::{all_roots_with, check_grid, scan_samples, MAX_LADDERS};
+use crate::theory::log_moments::{two_point_mu, BatchMean, QUAD_TOL};
 use crate::theory::{invalid, TheoryError};
 use std::cell::RefCell;
 
@@ -53,7 +55,8 @@ pub struct PhaseInterval {
     pub hi: f64,
     /// `escape` (μ > 0) or `trapped` (μ < 0).
     pub phase: Phase,
-    /// μ at the probe point lo + 0.382·(hi − lo) that decided the phase (−∞ → JSON null).
+    /// μ at the probe point lo + 0.382·(hi − lo) that decided the phase (−∞ → JSON "-inf").
+    #[serde(serialize_with = "crate::numeric::serialize_f64")]
     pub mu_probe: f64,
 }
 
@@ -105,10 +108,16 @@ pub fn two_point_roots(a: f64) -> Result<Vec<f64>, TheoryError> {
     }
     // q(λ) = −1: A λ² + B λ + C = 0, A = a − 1, B = −a, C = 2.
     let (qa, qb, qc) = (a - 1.0, -a, 2.0);
-    let disc = qb * qb - 4.0 * qa * qc;
-    if disc >= 0.0 {
+    // √(a² − 8a + 8), as |a|·√(1 − 8/a + 8/a²) where a² would overflow (|a| > 10¹⁰⁰).
+    let (real, root_disc) = if a.abs() > 1e100 {
+        (true, a.abs() * (1.0 - 8.0 / a + 8.0 / a / a).sqrt())
+    } else {
+        let disc = qb * qb - 4.0 * qa * qc;
+        (disc >= 0.0, disc.max(0.0).sqrt())
+    };
+    if real {
         let sgn = if qb >= 0.0 { 1.0 } else { -1.0 };
-        let q = -0.5 * (qb + sgn * disc.sqrt());
+        let q = -0.5 * (qb + sgn * root_disc);
         if qa != 0.0 {
             roots.push(q / qa);
         }
@@ -213,15 +222,30 @@ pub fn two_point_phase(a: f64, lo: f64, hi: f64) -> Result<PhaseDiagram, TheoryE
 /// The default number of scan points of [`numeric_phase`].
 pub const DEFAULT_GRID: usize = 2000;
 
-/// The roots of μ(λ) = 0 over λ ∈ [lo, hi] for any noise law, by a scan of `grid` points
-/// split at the poles and Brent refinement ([`crate::numeric::all_roots`]): the same roots as
-/// [`two_point_phase`] for two-point noise, to ~10⁻¹⁵. With lo = 0 the scan starts at
-/// 10⁻⁹·hi (μ(0) = 0 is the trivial root, not reported). Tangential roots and pairs of roots
-/// closer than the scan step are missed.
+/// The most work [`numeric_phase`] does: scan samples times the cost of one μ (its atoms, or
+/// [`QUADRATURE_COST`] for a continuous law), a few seconds; beyond, `TooLarge` (`grid`).
+pub const MAX_WORK: f64 = 2.0e9;
+
+/// The cost of one μ by quadrature, in atom-equivalents, for [`MAX_WORK`].
+pub const QUADRATURE_COST: f64 = 400.0;
+
+/// The roots of μ(λ) = 0 over λ ∈ [lo, hi] for any noise law: a scan of `grid` points split
+/// at the poles, plus scale-aware points, refined to the rounding of μ
+/// ([`crate::numeric::all_roots_with`]: sign changes by Brent, touch points and root pairs
+/// closer than the step by minimising |μ|, with μ's own rounding bound as the noise floor).
+/// The same roots as [`two_point_phase`] for two-point noise, to ~10⁻¹⁵ relative, for any
+/// grid and any |a| (tested for a = ±10¹⁰, ±10⁻¹⁰).
+///
+/// Scale-aware points: λ s(1 ± 2⁻ᵏ) (k = 1…52) around every pole and every scale
+/// 1/|x̄| of an atom (at most [`crate::numeric::MAX_LADDERS`] of them), and a geometric
+/// grid (ratio 2^{1/8}) from the smallest scale of interest up to hi. With lo = 0 the scan
+/// starts at λ₀ = min(10⁻⁹·hi, 10⁻³/max|x̄|, 10⁻³·2|E x̄|/E x̄²) (the last is where
+/// μ ≈ −λE x̄ − λ²E x̄²/2 has its small root): μ(0) = 0 is the trivial root, not reported.
 ///
 /// # Errors
-/// `InvalidArgument` (`range`, `grid`, or the law's own arguments, see
-/// [`BatchMean::from_noise_with_cap`]); `Numeric` if μ cannot be computed.
+/// `InvalidArgument` (`range`; `grid` outside 2…[`crate::numeric::MAX_GRID`]; the law's own
+/// arguments, see [`BatchMean::from_noise_with_cap`]); `TooLarge` (`grid`) when the scan
+/// would exceed [`MAX_WORK`]; `Numeric` if μ cannot be computed.
 pub fn numeric_phase(
     noise: &NoiseLaw,
     lo: f64,
@@ -229,11 +253,53 @@ pub fn numeric_phase(
     grid: usize,
 ) -> Result<PhaseDiagram, TheoryError> {
     check_range(lo, hi)?;
+    check_grid(grid)?;
     let law = BatchMean::from_noise(noise)?;
     numeric_phase_of(&law, lo, hi, grid)
 }
 
+/// The scales 1/|x̄| of a law (atoms: every nonzero atom; continuous: |mean| and the ends of
+/// its ±10σ range) and its first two moments (for the small-λ root).
+fn scales(law: &BatchMean) -> (Vec<f64>, f64, f64) {
+    match law {
+        BatchMean::Atoms { values, probs, .. } => {
+            let s = values
+                .iter()
+                .filter(|v| **v != 0.0)
+                .map(|v| 1.0 / v.abs())
+                .filter(|s| s.is_finite())
+                .collect();
+            let m1 = values.iter().zip(probs).map(|(v, p)| p * v).sum();
+            let m2 = values.iter().zip(probs).map(|(v, p)| p * v * v).sum();
+            (s, m1, m2)
+        }
+        BatchMean::Gaussian { mean, std, .. } => {
+            let s = [*mean, mean - 10.0 * std, mean + 10.0 * std]
+                .iter()
+                .filter(|v| **v != 0.0)
+                .map(|v| 1.0 / v.abs())
+                .filter(|s| s.is_finite())
+                .collect();
+            (s, *mean, mean * mean + std * std)
+        }
+        BatchMean::Uniform { lo, hi, batch } => {
+            let m = 0.5 * (lo + hi);
+            let var = (hi - lo) * (hi - lo) / (12.0 * *batch as f64);
+            let s = [*lo, *hi, m]
+                .iter()
+                .filter(|v| **v != 0.0)
+                .map(|v| 1.0 / v.abs())
+                .filter(|s| s.is_finite())
+                .collect();
+            (s, m, m * m + var)
+        }
+    }
+}
+
 /// [`numeric_phase`] for a law of x̄ already built.
+///
+/// # Errors
+/// As [`numeric_phase`].
 pub fn numeric_phase_of(
     law: &BatchMean,
     lo: f64,
@@ -241,21 +307,81 @@ pub fn numeric_phase_of(
     grid: usize,
 ) -> Result<PhaseDiagram, TheoryError> {
     check_range(lo, hi)?;
-    let start = if lo == 0.0 { 1e-9 * hi } else { lo };
-    let err = RefCell::new(None);
-    let mu = |l: f64| match law.mu(l) {
-        Ok(v) => v,
-        Err(e) => {
-            err.borrow_mut().get_or_insert(e);
-            f64::NAN
-        }
-    };
+    check_grid(grid)?;
     let poles: Vec<f64> = law
         .poles()
         .into_iter()
         .filter(|p| *p >= lo && *p <= hi)
         .collect();
-    let found = all_roots(mu, start, hi, &poles, grid);
+    let (mut sc, m1, m2) = scales(law);
+    let smallest = sc.iter().copied().fold(f64::INFINITY, f64::min);
+    let start = if lo == 0.0 {
+        let mut s = (1e-9 * hi).min(1e-3 * smallest);
+        let small_root = 2.0 * m1.abs() / m2;
+        if small_root.is_finite() && small_root > 0.0 {
+            s = s.min(1e-3 * small_root);
+        }
+        // Far below every scale μ is −λE x̄ to rounding: no root is lost above 10⁻³⁰⁰.
+        s.max(1e-300)
+    } else {
+        lo
+    };
+    if start >= hi {
+        return invalid(
+            "range",
+            format!("the learning-rate range [{lo}, {hi}] is too small to scan"),
+        );
+    }
+    // Geometric points from start to hi, and ladders around the scales.
+    let mut extra = Vec::new();
+    let ratio = 2f64.powf(0.125);
+    let mut x = start;
+    while x < hi {
+        extra.push(x);
+        x *= ratio;
+    }
+    sc.sort_by(f64::total_cmp);
+    sc.dedup();
+    if sc.len() <= MAX_LADDERS {
+        for s in &sc {
+            let mut h = 0.5;
+            for _ in 0..52 {
+                extra.push(s * (1.0 - h));
+                extra.push(s * (1.0 + h));
+                h *= 0.5;
+            }
+        }
+    }
+    extra.retain(|x| *x > start && *x < hi);
+    extra.sort_by(f64::total_cmp);
+    extra.dedup();
+    let cost = match law {
+        BatchMean::Atoms { values, .. } => values.len() as f64,
+        _ => QUADRATURE_COST,
+    };
+    let work = scan_samples(grid, poles.len(), extra.len()) * cost;
+    if work > MAX_WORK {
+        return Err(TheoryError::TooLarge(format!(
+            "grid: a scan of {grid} points with {} poles and {} extra points, at a cost of {}              per μ, is {work:.2e} operations, above the limit {MAX_WORK:e}: lower the grid              (or use a law with fewer atoms)",
+            poles.len(),
+            extra.len(),
+            cost
+        )));
+    }
+    let err = RefCell::new(None);
+    let mu = |l: f64| -> (f64, f64) {
+        if law.zero_probability(l) > 0.0 {
+            return (f64::NEG_INFINITY, 0.0);
+        }
+        match law.expect_ln(l, |v| v, QUAD_TOL) {
+            Ok(i) => (i.value, i.error),
+            Err(e) => {
+                err.borrow_mut().get_or_insert(e);
+                (f64::NAN, 0.0)
+            }
+        }
+    };
+    let found = all_roots_with(mu, start, hi, &poles, &extra, grid);
     if let Some(e) = err.into_inner() {
         return Err(e);
     }
