@@ -190,7 +190,7 @@ fn a_grid_whose_cell_count_wraps_is_refused() {
         "sweep.axis",
         "65536 (optimizer.lr) × 65536 (noise.a) × 65536 (init.lo) × 65536 (init.hi)",
         "18446744073709551616 cells",
-        "at most 16777216",
+        "at most 1048576",
     ]);
     assert!(t0.elapsed() < Duration::from_secs(10));
     assert!(
@@ -198,7 +198,7 @@ fn a_grid_whose_cell_count_wraps_is_refused() {
         "a refused sweep created its directory"
     );
     // `saddle run` and `describe` read the same file: refused alike.
-    saddle(d, &["describe", "exp.toml"]).assert_bad_input(&["sweep.axis", "at most 16777216"]);
+    saddle(d, &["describe", "exp.toml"]).assert_bad_input(&["sweep.axis", "at most 1048576"]);
 }
 
 /// 65536 × 65536 cells (4.3·10⁹, once a 137 GB allocation): refused at once, in a process
@@ -227,13 +227,13 @@ fn a_huge_grid_is_refused_quickly_with_bounded_memory() {
     assert!(
         stderr.contains("sweep.axis")
             && stderr.contains("65536 (optimizer.lr) × 65536 (noise.a) = 4294967296 cells")
-            && stderr.contains("at most 16777216"),
+            && stderr.contains("at most 1048576"),
         "{stderr}"
     );
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
 }
 
-/// The limit itself: 4096 × 4096 = 2²⁴ cells is a valid grid, one more row is not.
+/// The limit itself: 1024 × 1024 = 2²⁰ cells is a valid grid, one more row is not.
 #[test]
 fn the_grid_limit_is_exact() {
     let dir = tempdir();
@@ -241,18 +241,18 @@ fn the_grid_limit_is_exact() {
     write(
         d,
         "ok.toml",
-        &grid(&[("optimizer.lr", 4096), ("noise.a", 4096)]),
+        &grid(&[("optimizer.lr", 1024), ("noise.a", 1024)]),
     );
     write(
         d,
         "over.toml",
-        &grid(&[("optimizer.lr", 4097), ("noise.a", 4096)]),
+        &grid(&[("optimizer.lr", 1025), ("noise.a", 1024)]),
     );
     saddle(d, &["describe", "ok.toml"]).ok();
     saddle(d, &["describe", "over.toml"]).assert_bad_input(&[
         "sweep.axis",
-        "4097 (optimizer.lr) × 4096 (noise.a) = 16781312 cells",
-        "at most 16777216",
+        "1025 (optimizer.lr) × 1024 (noise.a) = 1049600 cells",
+        "at most 1048576",
     ]);
 }
 

@@ -1491,7 +1491,7 @@ fn parse_sweep(r: &Reader<'_>) -> R<Grid> {
             r.err(
                 "axis",
                 format!(
-                    "the grid has {} = {product} cells; at most {} (2^24) cells are allowed: use fewer values per axis or split the sweep into several files",
+                    "the grid has {} = {product} cells; at most {} (2^20) cells are allowed: use fewer values per axis or split the sweep into several files",
                     factors.join(" × "),
                     crate::sweep::MAX_CELLS
                 ),
