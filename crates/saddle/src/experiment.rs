@@ -180,7 +180,7 @@ fn dispatch(
                 ($($n:literal)*) => {
                     match f.params() {
                         $($n => ctx.with_model(
-                            &Formula::<$n>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?,
+                            &Formula::<$n>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?.with_noise(&exp.noise),
                         )?,)*
                         n => return Err(RunError::Formula(format!("{n} parameters; 1 to 8 are supported"))),
                     }

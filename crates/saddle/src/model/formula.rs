@@ -2,9 +2,10 @@
 //!
 //! A formula is an expression in the parameters `w1`..`wd` (1 ≤ d ≤ 8), the input `x` and,
 //! optionally, the target `y`, for example `"x*w1^2/2 + w1^4/4"` or `"(w2*w1^2 - y)^2"`.
-//! It is parsed with [exmex](https://docs.rs/exmex/0.21) and its gradient is derived
-//! symbolically, once, with exmex's partial derivatives (Cargo feature `partial`); evaluating
-//! the loss or the gradient afterwards does not parse anything.
+//! It is parsed once, when the model is built: the loss is evaluated by
+//! [exmex](https://docs.rs/exmex/0.21) and the gradient by reverse-mode differentiation over
+//! the parsed expression tree ([`ad`]), in time linear in the formula's size; evaluating the
+//! loss or the gradient afterwards does not parse anything.
 //!
 //! # Syntax
 //!
@@ -19,9 +20,9 @@
 //!   ln log log2 log10 sqrt` (`log` is the natural logarithm, like `ln`).
 //! * **Constants**: `PI` or `π`, `E` or `e` (Euler's number), `TAU` or `τ`.
 //! * exmex also parses `abs signum floor round ceil trunc fract cbrt` and the two-argument
-//!   functions `min(a, b)`, `max(a, b)`, `atan2(a, b)`, but it cannot differentiate them,
+//!   functions `min(a, b)`, `max(a, b)`, `atan2(a, b)`, but they have no derivative here,
 //!   anywhere in the formula (not even in a factor like `abs(x)` that involves no parameter),
-//!   so a formula using them is rejected with [`FormulaError::Differentiate`]. Write
+//!   so a formula using them and a parameter is rejected with [`FormulaError::Differentiate`]. Write
 //!   `sqrt(w1^2)` for |w1| (its derivative is NaN at 0), or `x^(1/3)` (only for x ≥ 0) for a
 //!   cube root.
 //! * Whitespace (spaces, tabs, newlines) is ignored between tokens.
@@ -45,45 +46,56 @@
 //! # Expectations
 //!
 //! A general formula has no closed-form expected loss in terms of the first two moments of
-//! the data, so [`Model::expected_loss`] returns `None` and [`Model::expected_grad`] returns
-//! `false` for [`Formula`]: the engine then falls back to exact probability-weighted sums over
-//! the atoms of a discrete noise law ([`Formula::expected_loss_discrete`] and
-//! [`Formula::expected_grad_discrete`] compute the same sums). GD on a formula therefore needs a
-//! discrete (or two-point) law.
+//! the data. Under a finite law the engine sums over its atoms exactly
+//! ([`Formula::expected_loss_discrete`] and [`Formula::expected_grad_discrete`] compute the
+//! same sums). Under a Gaussian or uniform law, a model built with [`Formula::with_noise`]
+//! reports L(w) = E L̂(w; x) by Gauss quadrature over the law (Gauss–Hermite or Gauss–Legendre,
+//! [`crate::sde::GAUSS_NODES`] nodes, as the drift of the SDE, App. C): exact for formulas
+//! polynomial in the data of degree below 2·[`crate::sde::GAUSS_NODES`], an approximation
+//! otherwise. [`Model::expected_grad`] stays `false` for continuous laws, so GD on a formula
+//! needs a finite law.
 //!
 //! # Cost
 //!
-//! Evaluation copies the variable values into a fixed `[f64; 10]` buffer in exmex's order and
-//! calls exmex's flat evaluator once for the loss or once per parameter for the gradient.
-//! Nothing is allocated on the heap by this module per call; exmex itself works on the stack
-//! for expressions of up to 32 nodes (a derivative of a long formula may exceed that, in which
-//! case exmex allocates a small buffer per evaluation).
+//! The loss copies the variable values into a fixed `[f64; 10]` buffer in exmex's order and
+//! calls exmex's flat evaluator once. The gradient is one forward and one backward pass over
+//! the formula's tape ([`ad`]), whatever the number of parameters; tapes of up to 64 nodes run
+//! on the stack, longer ones allocate two buffers per evaluation.
 //!
-//! Parsing and differentiating happen once, on a helper thread with a 512 MiB stack (exmex's
-//! differentiation recurses deeply), and take a few milliseconds for typical formulas; exmex's
-//! derivatives grow quickly with nesting depth, so deeply nested formulas (tens of nested
-//! function calls) can take seconds. Formulas are limited to [`MAX_LEN`] characters.
+//! Parsing happens once, on a helper thread with a 512 MiB stack (exmex's parser recurses once
+//! per nesting level), and takes at most milliseconds. Formulas are limited to [`MAX_LEN`]
+//! characters (so to at most [`MAX_LEN`] tokens and tape nodes) and to a nesting depth of
+//! [`MAX_DEPTH`] (open parentheses plus unary operators and functions around a point); larger
+//! ones are rejected with [`FormulaError::TooLarge`].
 
 use exmex::prelude::*;
 use exmex::{FloatOpsFactory, MakeOperators};
 
 use super::{Model, Moments, Sample};
+use crate::noise::{Law, NoiseLaw};
+
+mod ad;
 
 /// The largest number of parameters a formula may have (`w1`..`w8`).
 pub const MAX_PARAMS: usize = 8;
 
-/// Variables an expression can have: the parameters plus `x` and `y`.
-const MAX_VARS: usize = MAX_PARAMS + 2;
-
-/// The longest formula accepted, in `char`s (it bounds the stack exmex needs to differentiate).
+/// The longest formula accepted, in `char`s: it bounds the number of tokens and tape nodes.
 pub const MAX_LEN: usize = 4000;
 
-/// Stack size for parsing and differentiating. exmex's differentiation recurses once per level
-/// of the expression tree with large frames: measured with exmex 0.21, up to about 1 MiB per
-/// level in an unoptimised build (a 40-term sum needs 16 MiB, 60 nested `sin(… + x)` 64 MiB),
-/// 4 times less when optimised, more than a 2 MiB worker-thread stack holds. Only the pages used
-/// are committed.
+/// The deepest nesting accepted: open parentheses plus unary operators and functions waiting
+/// for their operand, at any point of the formula (`cos(cos(w1))` and `-(-(w1))` have depth
+/// 4). It bounds the recursion of exmex's parser.
+pub const MAX_DEPTH: usize = 1000;
+
+/// Stack size for parsing. exmex's parser recurses once per nesting level: measured with
+/// exmex 0.21 in an optimised build, 800 nested `cos(…)` need between 128 KiB and 512 KiB;
+/// an unoptimised build needs several times more. Only the pages used are committed.
 const PARSE_STACK: usize = 512 << 20;
+
+/// Functions and operators that have no derivative.
+const NO_DERIVATIVE: [&str; 11] = [
+    "abs", "signum", "floor", "round", "ceil", "trunc", "fract", "cbrt", "min", "max", "atan2",
+];
 
 /// Values of x and y at which [`FormulaSpec::origin_is_fixed`] probes the gradient at w = 0.
 const PROBES: [f64; 7] = [-3.7, -1.0, -0.3, 0.0, 0.5, 1.0, 2.9];
@@ -129,14 +141,24 @@ pub enum FormulaError {
         /// The requested number of parameters.
         params: usize,
     },
-    /// exmex could not differentiate the formula (it uses a function without a derivative,
-    /// such as `abs`, `min` or `floor`).
+    /// The formula uses a function without a derivative (such as `abs`, `min` or `floor`)
+    /// and a parameter.
     #[error("cannot differentiate the formula with respect to w{param}: {reason}")]
     Differentiate {
         /// 1-based parameter index (the `i` of `wi`).
         param: usize,
         /// exmex's explanation.
         reason: String,
+    },
+    /// The formula is longer than [`MAX_LEN`] characters or nested deeper than [`MAX_DEPTH`].
+    #[error("formula too large: its {what} is {size}, more than the limit of {limit}")]
+    TooLarge {
+        /// What is measured: `length in characters` or `nesting depth`.
+        what: &'static str,
+        /// The formula's size (for the depth, the first depth above the limit).
+        size: usize,
+        /// The limit.
+        limit: usize,
     },
     /// [`Formula::new`] was given a spec with a different number of parameters than its `N`.
     #[error("the formula has {spec} parameters but the model was built for {model}")]
@@ -148,7 +170,7 @@ pub enum FormulaError {
     },
 }
 
-/// What fills one slot of exmex's variable vector.
+/// A variable of a formula.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
     /// Parameter `w{i+1}`.
@@ -157,26 +179,18 @@ enum Slot {
     Y,
 }
 
-/// A parsed formula with its symbolic gradient.
-///
-/// exmex numbers an expression's variables in the alphabetical order of their names
-/// (`w1 < w2 < … < w8 < x < y`), counting only those that occur; the spec keeps the map
-/// from those slots to the parameter vector and the data point, so callers always pass
-/// `w`, `x`, `y` regardless of which variables the formula mentions.
+/// A parsed formula as a tape that gives its loss and gradient ([`ad`]). Callers always pass
+/// `w`, `x`, `y`, whichever variables the formula mentions.
 #[derive(Clone, Debug)]
 pub struct FormulaSpec {
     /// The formula as given.
     text: String,
     /// d: the number of parameters.
     params: usize,
-    /// The loss expression.
-    loss: Expr,
-    /// ∂/∂w_i for i < params; `None` where w_i does not occur (the derivative is 0).
-    partials: Vec<Option<Expr>>,
-    /// Slot j of exmex's variable vector holds `slots[j]`, for j < `n_vars`.
-    slots: [Slot; MAX_VARS],
-    /// Number of variables the expression has.
-    n_vars: usize,
+    /// The formula as a tape, for the loss and its gradient.
+    tape: ad::Tape,
+    /// Whether w_{i+1} occurs in the formula (its derivative is 0 otherwise).
+    occurs: [bool; MAX_PARAMS],
     uses_x: bool,
     uses_y: bool,
     /// Result of the origin probe, computed once at parse time.
@@ -184,25 +198,26 @@ pub struct FormulaSpec {
 }
 
 impl FormulaSpec {
-    /// Parses `expr` as a loss in `w1..w{params}`, `x` and `y`, and differentiates it with
-    /// respect to each parameter.
+    /// Parses `expr` as a loss in `w1..w{params}`, `x` and `y`, and prepares its gradient.
     ///
     /// # Errors
     ///
     /// [`FormulaError::BadParams`] unless `1 <= params <= 8`; [`FormulaError::Parse`] for a
     /// malformed string or an ambiguous form, with the position of the problem;
     /// [`FormulaError::UnknownVariable`] for a variable outside `w1..w{params}, x, y`;
-    /// [`FormulaError::Differentiate`] when exmex cannot differentiate the formula.
+    /// [`FormulaError::Differentiate`] when it uses a function without a derivative and a
+    /// parameter; [`FormulaError::TooLarge`] beyond [`MAX_LEN`] characters or [`MAX_DEPTH`]
+    /// nesting levels.
     pub fn parse(expr: &str, params: usize) -> Result<FormulaSpec, FormulaError> {
         if !(1..=MAX_PARAMS).contains(&params) {
             return Err(FormulaError::BadParams { params });
         }
-        if expr.chars().count() > MAX_LEN {
-            let reason = format!("formulas are limited to {MAX_LEN} characters");
-            return Err(FormulaError::Parse {
-                message: format!("cannot parse formula: {reason}"),
-                reason,
-                position: MAX_LEN,
+        let len = expr.chars().count();
+        if len > MAX_LEN {
+            return Err(FormulaError::TooLarge {
+                what: "length in characters",
+                size: len,
+                limit: MAX_LEN,
             });
         }
         on_big_stack(|| Self::parse_inner(expr, params))
@@ -236,16 +251,8 @@ impl FormulaSpec {
         if let Some(d) = analysis.syntax.or(analysis.ambiguity) {
             return Err(parse_error(d));
         }
-        let loss = Expr::parse(&text).map_err(|e| {
-            parse_error(Diag {
-                position: n_chars,
-                reason: e.msg().to_string(),
-            })
-        })?;
-
-        // Map exmex's variables to (w index, x, y); reject unknown names, reporting the one
-        // that occurs first in the string.
-        let var_names = loss.var_names();
+        // Map variable names to (w index, x, y); reject unknown names, reporting the one that
+        // occurs first in the string.
         let slot_of = |name: &str| -> Option<Slot> {
             match name {
                 "x" => Some(Slot::X),
@@ -261,75 +268,77 @@ impl FormulaSpec {
                 }
             }
         };
-        let unknown = tokens
-            .iter()
-            .filter(|t| t.kind == Kind::Var)
-            .map(|t| (t.name, t.pos))
-            .chain(var_names.iter().map(|n| (n.as_str(), 0)))
-            .find(|(name, _)| slot_of(name).is_none());
-        if let Some((name, position)) = unknown {
+        let unknown_variable = |name: &str, position: usize| {
             let allowed: Vec<String> = (1..=params)
                 .map(|i| format!("w{i}"))
                 .chain(["x".to_string(), "y".to_string()])
                 .collect();
             let message = render(
                 &format!(
-                    "unknown variable `{name}` in formula (allowed: {})",
+                    "unknown variable `{}` in formula (allowed: {})",
+                    shorten(name),
                     allowed.join(", ")
                 ),
                 &text,
                 position,
             );
-            return Err(FormulaError::UnknownVariable {
+            FormulaError::UnknownVariable {
                 name: name.to_string(),
                 allowed,
                 position,
                 message,
-            });
+            }
+        };
+        let mut occurs = [false; MAX_PARAMS];
+        for t in tokens.iter().filter(|t| t.kind == Kind::Var) {
+            match slot_of(t.name) {
+                Some(Slot::W(i)) => occurs[i] = true,
+                Some(_) => {}
+                None => return Err(unknown_variable(t.name, t.pos)),
+            }
         }
-        // At most w1..w8, x, y, each once: n_vars <= MAX_VARS.
-        let n_vars = var_names.len();
-        let mut slots = [Slot::X; MAX_VARS];
-        for (s, name) in slots.iter_mut().zip(var_names) {
-            *s = slot_of(name).expect("checked above");
-        }
-        let uses_x = slots[..n_vars].contains(&Slot::X);
-        let uses_y = slots[..n_vars].contains(&Slot::Y);
-
-        let mut partials = Vec::with_capacity(params);
-        for i in 0..params {
-            let Some(idx) = slots[..n_vars].iter().position(|s| *s == Slot::W(i)) else {
-                partials.push(None);
-                continue;
-            };
-            let d = loss
-                .clone()
-                .partial(idx)
-                .map_err(|e| FormulaError::Differentiate {
-                    param: i + 1,
-                    reason: e.msg().to_string(),
-                })?;
-            // exmex keeps the variable list of the antiderivative; the slot map relies on it.
-            if d.var_names() != var_names {
+        // A function without a derivative, anywhere, when there is something to differentiate.
+        if let Some(first) = occurs.iter().position(|&o| o) {
+            if let Some(t) = tokens.iter().find(|t| {
+                matches!(t.kind, Kind::Unary | Kind::Bin) && NO_DERIVATIVE.contains(&t.name)
+            }) {
                 return Err(FormulaError::Differentiate {
-                    param: i + 1,
-                    reason: format!(
-                        "the derivative's variables {:?} differ from the formula's {:?}",
-                        d.var_names(),
-                        var_names
-                    ),
+                    param: first + 1,
+                    reason: format!("`{}` (at character {}) has no derivative", t.name, t.pos),
                 });
             }
-            partials.push(Some(d));
         }
+        let tape = ad::Tape::build(&tokens, slot_of, MAX_DEPTH).map_err(
+            |ad::BuildError::TooDeep { depth }| FormulaError::TooLarge {
+                what: "nesting depth",
+                size: depth,
+                limit: MAX_DEPTH,
+            },
+        )?;
+
+        // exmex's parser as a last check: the grammar accepts a subset of its language
+        // (tested), so this only fails if that ever stops holding. exmex no longer evaluates
+        // the formula: exmex 0.21 misreads some formulas, e.g. `cos(w1*3*3/11)` as
+        // `w1*cos(3*3/11)` (it reorders `3*3` and the function follows the reordered operator).
+        let parsed = Expr::parse(&text).map_err(|e| {
+            parse_error(Diag {
+                position: n_chars,
+                reason: e.msg().to_string(),
+            })
+        })?;
+        // The tokenizer mirrors exmex's, so exmex knows no other names; should it ever, the
+        // name is reported without a position.
+        if let Some(name) = parsed.var_names().iter().find(|n| slot_of(n).is_none()) {
+            return Err(unknown_variable(name, 0));
+        }
+        let uses = |name: &str| tokens.iter().any(|t| t.kind == Kind::Var && t.name == name);
+        let (uses_x, uses_y) = (uses("x"), uses("y"));
 
         let mut spec = FormulaSpec {
             text: expr.to_string(),
             params,
-            loss,
-            partials,
-            slots,
-            n_vars,
+            tape,
+            occurs,
             uses_x,
             uses_y,
             origin_fixed: false,
@@ -373,34 +382,46 @@ impl FormulaSpec {
     /// ignored). Returns NaN where the formula is undefined.
     #[inline]
     pub fn loss(&self, w: &[f64], x: f64, y: f64) -> f64 {
-        let buf = self.fill(w, x, y);
-        eval(&self.loss, &buf[..self.n_vars])
+        self.tape.value(|s| match s {
+            Slot::W(i) => w[i],
+            Slot::X => x,
+            Slot::Y => y,
+        })
     }
 
     /// Writes ∇_w L̂(w; x, y) into `out[..params]`. `w` and `out` must have at least
     /// [`params`](Self::params) entries (extra ones are ignored / left untouched).
     #[inline]
     pub fn grad(&self, w: &[f64], x: f64, y: f64, out: &mut [f64]) {
-        let buf = self.fill(w, x, y);
-        let vars = &buf[..self.n_vars];
-        for (o, p) in out[..self.params].iter_mut().zip(&self.partials) {
-            *o = match p {
-                Some(p) => eval(p, vars),
-                None => 0.0,
-            };
+        let mut g = [0.0; MAX_PARAMS];
+        self.tape_grad(w, x, y, &mut g);
+        out[..self.params].copy_from_slice(&g[..self.params]);
+    }
+
+    /// Adds `scale · ∇_w L̂(w; x, y)` to `g[..params]` (only to the coordinates of the
+    /// parameters that occur in the formula).
+    #[inline]
+    fn grad_acc(&self, w: &[f64], x: f64, y: f64, scale: f64, g: &mut [f64]) {
+        let mut d = [0.0; MAX_PARAMS];
+        self.tape_grad(w, x, y, &mut d);
+        for ((gi, di), &occurs) in g[..self.params].iter_mut().zip(d).zip(&self.occurs) {
+            if occurs {
+                *gi += scale * di;
+            }
         }
     }
 
-    /// Adds `scale · ∇_w L̂(w; x, y)` to `g[..params]`.
-    #[inline]
-    fn grad_acc(&self, w: &[f64], x: f64, y: f64, scale: f64, g: &mut [f64]) {
-        let buf = self.fill(w, x, y);
-        let vars = &buf[..self.n_vars];
-        for (gi, p) in g[..self.params].iter_mut().zip(&self.partials) {
-            if let Some(p) = p {
-                *gi += scale * eval(p, vars);
-            }
-        }
+    /// ∇_w L̂(w; x, y) into `g[..params]`, which must hold zeros.
+    #[inline(always)]
+    fn tape_grad(&self, w: &[f64], x: f64, y: f64, g: &mut [f64; MAX_PARAMS]) {
+        self.tape.gradient(
+            |s| match s {
+                Slot::W(i) => w[i],
+                Slot::X => x,
+                Slot::Y => y,
+            },
+            |i, d| g[i] += d,
+        );
     }
 
     /// Σ p · L̂(w; s) over the atoms `(s, p)` of a discrete law.
@@ -414,20 +435,6 @@ impl FormulaSpec {
         for (s, p) in atoms {
             self.grad_acc(w, s.x, s.y, *p, out);
         }
-    }
-
-    /// exmex's variable vector for (w, x, y).
-    #[inline(always)]
-    fn fill(&self, w: &[f64], x: f64, y: f64) -> [f64; MAX_VARS] {
-        let mut buf = [0.0; MAX_VARS];
-        for (b, s) in buf.iter_mut().zip(&self.slots[..self.n_vars]) {
-            *b = match *s {
-                Slot::W(i) => w[i],
-                Slot::X => x,
-                Slot::Y => y,
-            };
-        }
-        buf
     }
 
     fn probe_origin(&self) -> bool {
@@ -459,17 +466,12 @@ fn on_big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// Evaluates with the right number of variables (exmex only fails on a length mismatch, which
-/// the slot map rules out; NaN keeps the hot path free of panics anyway).
-#[inline(always)]
-fn eval(e: &Expr, vars: &[f64]) -> f64 {
-    e.eval(vars).unwrap_or(f64::NAN)
-}
-
 /// A [`Model`] whose sampled loss is a user formula in `N` parameters.
 #[derive(Clone, Debug)]
 pub struct Formula<const N: usize> {
     spec: FormulaSpec,
+    /// Quadrature nodes (sample, weight) of a continuous data law, for the expected loss.
+    nodes: Option<Vec<(Sample, f64)>>,
 }
 
 impl<const N: usize> Formula<N> {
@@ -485,7 +487,18 @@ impl<const N: usize> Formula<N> {
                 model: N,
             });
         }
-        Ok(Formula { spec })
+        Ok(Formula { spec, nodes: None })
+    }
+
+    /// The same model, reporting its expected loss under `noise` when that is a Gaussian or
+    /// uniform law: L(w) = Σ pᵢ L̂(w; sᵢ) over the Gauss–Hermite or Gauss–Legendre nodes
+    /// ([`crate::sde::data_nodes`], [`crate::sde::GAUSS_NODES`] nodes), exact for formulas
+    /// polynomial in the drawn field of degree below 2·[`crate::sde::GAUSS_NODES`]. For finite
+    /// laws the engine sums over the atoms itself, so nothing is kept.
+    pub fn with_noise(mut self, noise: &NoiseLaw) -> Self {
+        self.nodes = matches!(noise.law, Law::Gaussian { .. } | Law::Uniform { .. })
+            .then(|| crate::sde::data_nodes(noise));
+        self
     }
 
     /// The parsed formula.
@@ -523,14 +536,17 @@ impl<const N: usize> Model for Formula<N> {
         self.spec.grad_acc(w, s.x, s.y, scale, g)
     }
 
-    /// Always `None`: a general formula has no closed form in the first two moments. The engine
-    /// falls back to [`Formula::expected_loss_discrete`] for discrete laws.
-    fn expected_loss(&self, _w: &[f64; N], _m: &Moments) -> Option<f64> {
-        None
+    /// A general formula has no closed form in the first two moments: the quadrature of
+    /// [`Formula::with_noise`] for a Gaussian or uniform law, else `None` (the engine sums
+    /// over the atoms of a finite law itself, as [`Formula::expected_loss_discrete`]).
+    fn expected_loss(&self, w: &[f64; N], _m: &Moments) -> Option<f64> {
+        self.nodes
+            .as_ref()
+            .map(|nodes| self.spec.expected_loss_discrete(w, nodes))
     }
 
-    /// Always `false`: see [`Model::expected_loss`]; the engine falls back to
-    /// [`Formula::expected_grad_discrete`] for discrete laws.
+    /// Always `false`: a GD step needs the exact expected gradient, which a formula has only
+    /// under a finite law, where the engine sums [`Formula::expected_grad_discrete`] itself.
     fn expected_grad(&self, _w: &[f64; N], _m: &Moments, _g: &mut [f64; N]) -> bool {
         false
     }
@@ -862,8 +878,36 @@ fn analyze(tokens: &[Token<'_>]) -> Analysis {
 }
 
 /// `head`, the formula indented by two spaces, and a caret under `char` position `position`.
+///
+/// A formula longer than [`SHOWN`] characters is shown as a window of [`SHOWN`] characters
+/// around the position, with `…` where it is cut.
 fn render(head: &str, text: &str, position: usize) -> String {
-    format!("{head}\n  {text}\n  {}^ here", " ".repeat(position))
+    let len = text.chars().count();
+    let (shown, caret) = if len <= SHOWN {
+        (text.to_string(), position)
+    } else {
+        let lo = position.saturating_sub(SHOWN / 2).min(len - SHOWN);
+        let window: String = text.chars().skip(lo).take(SHOWN).collect();
+        let head = if lo > 0 { "…" } else { "" };
+        let tail = if lo + SHOWN < len { "…" } else { "" };
+        (
+            format!("{head}{window}{tail}"),
+            position - lo + head.chars().count(),
+        )
+    };
+    format!("{head}\n  {shown}\n  {}^ here", " ".repeat(caret))
+}
+
+/// The most characters of a formula an error message shows.
+const SHOWN: usize = 100;
+
+/// `s`, cut to 40 characters with `…` if longer (for names quoted in messages).
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 40 {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    }
 }
 
 #[cfg(test)]
@@ -1287,6 +1331,202 @@ mod tests {
         let mut g = [123.0];
         m.expected_grad_discrete(&w, &atoms, &mut g);
         assert!((g[0] - (ex * w[0] + w[0].powi(3) + ey)).abs() < 1e-12);
+    }
+
+    /// A reference evaluation of a formula: (w, x, y) ↦ value.
+    type Reference = Box<dyn Fn([f64; 2], f64, f64) -> f64>;
+
+    /// A random formula in w1, w2, x, y of nesting depth at most `depth`, with an
+    /// independent evaluation of it in Rust. Its values stay finite on w, x, y ∈ [-2, 2]
+    /// (functions with a restricted domain get a safe argument). Sub-formulas are
+    /// parenthesized where they are operands, except in the last, unparenthesized chain.
+    fn random_formula(rng: &mut Lcg, depth: usize) -> (String, Reference) {
+        if depth == 0 || rng.unit() < 0.2 {
+            let k = rng.below(7);
+            let text = ["w1", "w2", "x", "y", "0.5", "3", "w1"][k].to_string();
+            let f: Reference = Box::new(move |w, x, y| [w[0], w[1], x, y, 0.5, 3.0, w[0]][k]);
+            return (text, f);
+        }
+        let (a, fa) = random_formula(rng, depth - 1);
+        let (b, fb) = random_formula(rng, depth - 1);
+        let (a, b) = (format!("({a})"), format!("({b})"));
+        let (text, f): (String, Reference) = match rng.below(14) {
+            0 => (
+                format!("{a} + {b}"),
+                Box::new(move |w, x, y| fa(w, x, y) + fb(w, x, y)),
+            ),
+            1 => (
+                format!("{a} - {b}"),
+                Box::new(move |w, x, y| fa(w, x, y) - fb(w, x, y)),
+            ),
+            2 => (
+                format!("{a} * {b}"),
+                Box::new(move |w, x, y| fa(w, x, y) * fb(w, x, y)),
+            ),
+            3 => (
+                format!("{a} * {b} / (2 + {b}^2)"),
+                Box::new(move |w, x, y| {
+                    let v = fb(w, x, y);
+                    fa(w, x, y) * v / (2.0 + v * v)
+                }),
+            ),
+            4 => (
+                format!("{a}^2"),
+                Box::new(move |w, x, y| fa(w, x, y).powi(2)),
+            ),
+            5 => (
+                format!("{a}^3 - {b}"),
+                Box::new(move |w, x, y| fa(w, x, y).powi(3) - fb(w, x, y)),
+            ),
+            6 => (
+                format!("sin{a}"),
+                Box::new(move |w, x, y| fa(w, x, y).sin()),
+            ),
+            7 => (
+                format!("cos{a} * {b}"),
+                Box::new(move |w, x, y| fa(w, x, y).cos() * fb(w, x, y)),
+            ),
+            8 => (
+                format!("exp(tanh{a})"),
+                Box::new(move |w, x, y| fa(w, x, y).tanh().exp()),
+            ),
+            9 => (
+                format!("atan{a} + -{b}"),
+                Box::new(move |w, x, y| fa(w, x, y).atan() - fb(w, x, y)),
+            ),
+            10 => (
+                format!("sqrt(1 + {a}^2)"),
+                Box::new(move |w, x, y| (1.0 + fa(w, x, y).powi(2)).sqrt()),
+            ),
+            11 => (
+                format!("ln(2 + sin{a})"),
+                Box::new(move |w, x, y| (2.0 + fa(w, x, y).sin()).ln()),
+            ),
+            12 => (
+                format!("(2 + cos{a})^({b}/4)"),
+                Box::new(move |w, x, y| (2.0 + fa(w, x, y).cos()).powf(fb(w, x, y) / 4.0)),
+            ),
+            _ => (
+                format!("{a} - {b} + {a}*{b} - {b}/3 * 2*3"),
+                Box::new(move |w, x, y| {
+                    let (u, v) = (fa(w, x, y), fb(w, x, y));
+                    u - v + u * v - v / 3.0 * 6.0
+                }),
+            ),
+        };
+        (text, f)
+    }
+
+    /// On random formulas, the tape's value agrees with an independent evaluation, and its
+    /// gradient with central differences of that evaluation and with exmex's symbolic partial
+    /// derivatives (the method used before the tape) wherever exmex evaluates the formula
+    /// right.
+    #[test]
+    fn tape_agrees_with_references() {
+        let mut rng = Lcg(2024);
+        let (mut checked, mut symbolic_checked) = (0, 0);
+        for _ in 0..300 {
+            let (expr, reference) = random_formula(&mut rng, 4);
+            let f = spec(&expr, 2);
+            let exmex = Expr::parse(&expr).unwrap();
+            let names = exmex.var_names().to_vec();
+            let partials: Vec<Option<Expr>> = (0..2)
+                .map(|i| {
+                    let idx = names.iter().position(|n| *n == format!("w{}", i + 1))?;
+                    Some(exmex.clone().partial(idx).expect("differentiable"))
+                })
+                .collect();
+            for _ in 0..5 {
+                let w = [rng.uniform(-2.0, 2.0), rng.uniform(-2.0, 2.0)];
+                let (x, y) = (rng.uniform(-2.0, 2.0), rng.uniform(-2.0, 2.0));
+                let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * (1.0 + b.abs());
+                let loss = f.loss(&w, x, y);
+                let want = reference(w, x, y);
+                assert!(
+                    close(loss, want, 1e-11),
+                    "{expr}: tape {loss} vs reference {want}"
+                );
+                let vars: Vec<f64> = names
+                    .iter()
+                    .map(|n| match n.as_str() {
+                        "w1" => w[0],
+                        "w2" => w[1],
+                        "x" => x,
+                        _ => y,
+                    })
+                    .collect();
+                let exmex_right = close(exmex.eval(&vars).unwrap(), want, 1e-11);
+                let mut g = [0.0; 2];
+                f.grad(&w, x, y, &mut g);
+                for i in 0..2 {
+                    let h = 1e-5;
+                    let (mut wp, mut wm) = (w, w);
+                    wp[i] += h;
+                    wm[i] -= h;
+                    let fd = (reference(wp, x, y) - reference(wm, x, y)) / (2.0 * h);
+                    assert!(
+                        close(g[i], fd, 1e-5),
+                        "{expr}: d/dw{} tape {} vs central {fd}",
+                        i + 1,
+                        g[i]
+                    );
+                    if exmex_right {
+                        let symbolic = partials[i].as_ref().map_or(0.0, |p| p.eval(&vars).unwrap());
+                        assert!(
+                            close(g[i], symbolic, 1e-11),
+                            "{expr}: d/dw{} tape {} vs symbolic {symbolic}",
+                            i + 1,
+                            g[i]
+                        );
+                        symbolic_checked += 1;
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 1500);
+        assert!(symbolic_checked > 2000, "{symbolic_checked}");
+    }
+
+    /// exmex 0.21 misreads `cos(w1*3*3/11)` as `w1*cos(3*3/11)`; the tape does not.
+    #[test]
+    fn exmex_misreading_is_avoided() {
+        let f = spec("cos(w1 * 3 * 3 / 11)", 1);
+        let w = 0.7f64;
+        assert_eq!(f.loss(&[w], 0.0, 0.0), (w * 3.0 * 3.0 / 11.0).cos());
+        let exmex = Expr::parse("cos(w1 * 3 * 3 / 11)")
+            .unwrap()
+            .eval(&[w])
+            .unwrap();
+        assert!((exmex - w * (9.0f64 / 11.0).cos()).abs() < 1e-15, "{exmex}");
+        let mut g = [0.0];
+        f.grad(&[w], 0.0, 0.0, &mut g);
+        assert!((g[0] + (9.0 / 11.0) * (w * 9.0 / 11.0).sin()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn tape_shape() {
+        // Constants fold and unary `+` is nothing: x, w1, 2, ^, ·, 1.5, /, 0, +.
+        assert_eq!(spec("x*w1^2/(3*0.5) + 0*+2", 1).tape.len(), 9);
+        assert_eq!(spec("((((w1))))", 1).tape.len(), 1);
+        // exmex's priorities: `/` before `*`, `-` before `+`, left to right among equals.
+        for (expr, value) in [
+            ("w1 - 2 - 3", -4.0),
+            ("w1 / 2 / 4", 0.125),
+            ("w1 / 2 * 4", 2.0),
+            ("w1 * 2 / 4", 0.5),
+            ("w1 + 2 - 3 + 1", 1.0),
+            ("2^w1^2", 4.0),
+            ("-w1 + 3", 2.0),
+            ("sin w1^2 + 1", 1.0 + 1f64.sin().powi(2)),
+            ("max(w1, 3) - min(1, 2)", 2.0),
+        ] {
+            let tokens = tokenize(expr).unwrap();
+            let slot = |n: &str| (n == "w1").then_some(Slot::W(0));
+            let t = ad::Tape::build(&tokens, slot, MAX_DEPTH).unwrap();
+            let v = t.value(|_| 1.0);
+            assert!((v - value).abs() < 1e-15, "{expr}: {v} != {value}");
+        }
     }
 
     /// Random token soups: whatever exmex rejects, the tokenizer or the grammar rejects too, at
