@@ -4,9 +4,18 @@
 use crate::input::InputError;
 use anyhow::Result;
 use saddle_report::source::Scale;
-use saddle_report::{reproduce, Options, ReproduceError};
+use saddle_report::{plural, reproduce, section_titles, Options, ReproduceError};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The sections `--only` accepts, for `saddle reproduce --help`.
+pub fn sections_help() -> String {
+    let mut s = String::from("Sections (--only):\n");
+    for (id, title) in section_titles() {
+        s.push_str(&format!("  {id:<7}{title}\n"));
+    }
+    s
+}
 
 /// Run the report; exit 0 when every check passes, 1 when one fails, 2 on bad input.
 pub fn run(
@@ -39,21 +48,40 @@ pub fn run(
     };
     let checks: Vec<_> = report.checks().collect();
     let failed: Vec<_> = checks.iter().filter(|c| !c.pass).collect();
-    println!(
-        "saddle reproduce ({} scale): {} checks, {} passed, {} failed, {:.1} s",
+    crate::print_line(&format!(
+        "saddle reproduce ({} scale): {}, {} passed, {} failed, {:.1} s",
         scale.name(),
-        checks.len(),
+        plural(checks.len(), "check"),
         checks.len() - failed.len(),
         failed.len(),
         report.seconds
-    );
-    for c in &failed {
-        println!(
-            "FAIL {}: {} (theory {}, measured {}, tolerance {})",
-            c.id, c.claim, c.theory, c.measured, c.tolerance
-        );
+    ))?;
+    for (file, changes) in &report.modified {
+        crate::print_line(&format!(
+            "modified: {file} differs from the shipped copy: {}",
+            changes.join("; ")
+        ))?;
     }
-    println!("report: {}", out.join("index.html").display());
+    for c in &failed {
+        let opt = |name: &str, x: Option<f64>| x.map_or(String::new(), |x| format!(", {name} {x}"));
+        crate::print_line(&format!(
+            "FAIL {} ({}): {} (measured {}{}{}{}{}{})",
+            c.id,
+            c.kind.name(),
+            c.claim,
+            c.measured,
+            opt("theory", c.theory),
+            opt("tolerance", c.tolerance),
+            opt("p-value", c.p_value),
+            opt("level", c.level),
+            if c.unit.is_empty() {
+                String::new()
+            } else {
+                format!("; unit: {}", c.unit)
+            }
+        ))?;
+    }
+    crate::print_line(&format!("report: {}", out.join("index.html").display()))?;
     Ok(if failed.is_empty() {
         ExitCode::SUCCESS
     } else {

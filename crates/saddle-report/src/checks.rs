@@ -12,6 +12,30 @@ use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
 /// The family-wise false-alarm level of every statistical check.
 pub const ALPHA: f64 = 1e-3;
 
+/// What a check tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// The paper's statement itself, measured on the runs (e.g. "SGD converges to the
+    /// maximum": almost no run escapes and γ̂ < 0). Fails when the experiment does not show
+    /// what the paper says, whatever the theory predicts for the parameters run.
+    Claim,
+    /// The measurement against the theory's value for the parameters run (e.g. the escape
+    /// fraction against the exact escape probability). Can pass where the claim fails: the
+    /// theory also predicts escape when the parameters make SGD escape.
+    Agreement,
+}
+
+impl Kind {
+    /// The name shown in the page.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Claim => "claim",
+            Kind::Agreement => "agreement",
+        }
+    }
+}
+
 /// How the measured value is compared with the theoretical one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -22,6 +46,13 @@ pub enum Rule {
     AtMost,
     /// measured ≥ theory − tolerance.
     AtLeast,
+    /// measured + tolerance ≤ theory: below the bound by at least the tolerance (a one-sided
+    /// significance margin).
+    Below,
+    /// measured − tolerance ≥ theory: above the bound by at least the tolerance.
+    Above,
+    /// A statistical test: p-value ≥ level.
+    PValue,
 }
 
 impl Rule {
@@ -31,6 +62,9 @@ impl Rule {
             Rule::Within => "|measured − theory| ≤ tolerance",
             Rule::AtMost => "measured ≤ theory + tolerance",
             Rule::AtLeast => "measured ≥ theory − tolerance",
+            Rule::Below => "measured + tolerance ≤ theory",
+            Rule::Above => "measured − tolerance ≥ theory",
+            Rule::PValue => "p-value ≥ level",
         }
     }
 }
@@ -42,19 +76,28 @@ pub struct Check {
     pub id: String,
     /// The report section (figure) it belongs to, e.g. `fig3`.
     pub section: String,
+    /// Claim of the paper, or agreement of measurement and theory.
+    pub kind: Kind,
     /// The claim in one sentence.
     pub claim: String,
     /// Where the paper makes it, e.g. "Prop. 2, Eq. 7".
     #[serde(rename = "ref")]
     pub reference: String,
-    /// The theoretical value (or bound).
-    pub theory: f64,
+    /// The unit of theory, measured, uncertainty and tolerance (e.g. "fraction of runs",
+    /// "per step", "runs"; empty for a pure number).
+    pub unit: String,
+    /// The theoretical value or bound (null for a test that has none: a p-value test).
+    pub theory: Option<f64>,
     /// The measured value.
     pub measured: f64,
     /// The measured value's standard error, where it has one.
     pub uncertainty: Option<f64>,
-    /// The tolerance of [`Check::rule`].
-    pub tolerance: f64,
+    /// The tolerance of [`Check::rule`] (null for a p-value test).
+    pub tolerance: Option<f64>,
+    /// The p-value of a statistical test (rule `p-value`).
+    pub p_value: Option<f64>,
+    /// The test's level (rule `p-value`).
+    pub level: Option<f64>,
     /// How measured and theory are compared.
     pub rule: Rule,
     /// Where the tolerance comes from, and anything else needed to read the numbers.
@@ -63,8 +106,12 @@ pub struct Check {
     pub pass: bool,
 }
 
+/// Units whose values are counts, printed as integers.
+const COUNT_UNITS: &[&str] = &["runs", "cells", "steps"];
+
 impl Check {
-    /// A check, its verdict computed from `rule`. Non-finite values fail.
+    /// A check, its verdict computed from `rule`; kind [`Kind::Agreement`] and no unit until
+    /// set with [`Check::claim`] and [`Check::unit`]. Non-finite values fail.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         id: &str,
@@ -85,20 +132,77 @@ impl Check {
                 Rule::Within => (measured - theory).abs() <= tolerance,
                 Rule::AtMost => measured <= theory + tolerance,
                 Rule::AtLeast => measured >= theory - tolerance,
+                Rule::Below => measured + tolerance <= theory,
+                Rule::Above => measured - tolerance >= theory,
+                Rule::PValue => false,
             };
         Check {
             id: id.into(),
             section: section.into(),
+            kind: Kind::Agreement,
             claim: claim.into(),
             reference: reference.into(),
-            theory: finite_or_zero(theory),
+            unit: String::new(),
+            theory: Some(finite_or_zero(theory)),
             measured: finite_or_zero(measured),
             uncertainty: uncertainty.filter(|u| u.is_finite()),
-            tolerance: finite_or_zero(tolerance),
+            tolerance: Some(finite_or_zero(tolerance)),
+            p_value: None,
+            level: None,
             rule,
             detail,
             pass,
         }
+    }
+
+    /// A statistical test: passes when `p_value` ≥ `level`. `theory` is the value the test
+    /// compares with, where it has one; `measured` the statistic or the value tested.
+    #[allow(clippy::too_many_arguments)]
+    pub fn test(
+        id: &str,
+        section: &str,
+        claim: &str,
+        reference: &str,
+        theory: Option<f64>,
+        measured: f64,
+        p_value: f64,
+        level: f64,
+        detail: String,
+    ) -> Check {
+        Check {
+            id: id.into(),
+            section: section.into(),
+            kind: Kind::Agreement,
+            claim: claim.into(),
+            reference: reference.into(),
+            unit: String::new(),
+            theory: theory.map(finite_or_zero),
+            measured: finite_or_zero(measured),
+            uncertainty: None,
+            tolerance: None,
+            p_value: Some(finite_or_zero(p_value)),
+            level: Some(level),
+            rule: Rule::PValue,
+            detail,
+            pass: p_value.is_finite() && measured.is_finite() && p_value >= level,
+        }
+    }
+
+    /// The same check, of kind [`Kind::Claim`].
+    pub fn claim(mut self) -> Check {
+        self.kind = Kind::Claim;
+        self
+    }
+
+    /// The same check with its values' unit.
+    pub fn unit(mut self, unit: &str) -> Check {
+        self.unit = unit.into();
+        self
+    }
+
+    /// Whether its values are counts (printed as integers).
+    pub fn is_count(&self) -> bool {
+        COUNT_UNITS.contains(&self.unit.as_str())
     }
 
     /// A statistical comparison of `measured` ± `se` with `theory`: passes when they differ by
@@ -206,8 +310,14 @@ mod tests {
         assert!(!c(0.4, Rule::Within).pass);
         assert!(c(0.2, Rule::AtMost).pass && !c(1.6, Rule::AtMost).pass);
         assert!(c(9.0, Rule::AtLeast).pass && !c(0.4, Rule::AtLeast).pass);
+        assert!(c(0.4, Rule::Below).pass && !c(0.6, Rule::Below).pass);
+        assert!(c(1.6, Rule::Above).pass && !c(1.4, Rule::Above).pass);
         assert!(!c(f64::NAN, Rule::Within).pass);
         let j = serde_json::to_string(&c(f64::INFINITY, Rule::Within)).unwrap();
         assert!(j.contains("\"measured\":0.0") && j.contains("\"pass\":false"));
+        assert!(j.contains("\"kind\":\"agreement\""));
+        let t = |p: f64| Check::test("t", "s", "c", "r", None, 1.0, p, 0.01, "".into());
+        assert!(t(0.02).pass && !t(0.005).pass && !t(f64::NAN).pass);
+        assert_eq!(t(0.5).claim().kind, Kind::Claim);
     }
 }

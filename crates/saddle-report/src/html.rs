@@ -1,9 +1,9 @@
 //! The report page: one self-contained HTML file, figures inline as SVG, no scripts and no
 //! network access.
 
-use crate::checks::Check;
+use crate::checks::{Check, Kind};
 use crate::sections::num;
-use crate::{Options, Report, ReproduceError, Section};
+use crate::{plural, Options, Report, ReproduceError, Section};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -37,6 +37,7 @@ td.num { text-align: right; font-family: 'DejaVu Sans Mono', monospace; white-sp
 .banner { padding: 0.6em 1em; border-radius: 4px; font-weight: bold; }
 .banner.pass { text-align: left; }
 .banner.fail { text-align: left; }
+.banner.modified { background: #fff3cd; color: #5c4400; border: 1px solid #e0b000; }
 figure { margin: 1em 0; overflow-x: auto; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { color: #444; font-size: 0.92em; margin-top: 0.4em; }
@@ -53,16 +54,23 @@ fn verdict(pass: bool) -> &'static str {
     }
 }
 
+/// A value of a check: an integer for counts, else [`num`]; empty when absent.
+fn value(c: &Check, x: Option<f64>) -> String {
+    match x {
+        None => String::new(),
+        Some(x) if c.is_count() && x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
+        Some(x) => num(x),
+    }
+}
+
 fn check_rows(out: &mut String, checks: &[&Check], full: bool) {
     for c in checks {
-        let unc = c
-            .uncertainty
-            .map_or(String::new(), |u| format!(" ± {}", num(u)));
         let _ = write!(
             out,
-            "<tr><td><a href=\"#{sec}\"><code>{id}</code></a></td><td>{claim}",
+            "<tr><td><a href=\"#{sec}\"><code>{id}</code></a></td><td>{kind}</td><td>{claim}",
             sec = esc(&c.section),
             id = esc(&c.id),
+            kind = c.kind.name(),
             claim = esc(&c.claim)
         );
         if full {
@@ -73,25 +81,56 @@ fn check_rows(out: &mut String, checks: &[&Check], full: bool) {
                 esc(&c.detail)
             );
         }
+        let test = match (c.p_value, c.level) {
+            (Some(p), Some(l)) => format!("p = {} ≥ {}?", num(p), num(l)),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "</td><td>{r}</td><td class=\"num\">{t}</td><td class=\"num\">{m}{unc}</td>\
-             <td class=\"num\">{tol}</td>{v}</tr>",
+            "</td><td>{r}</td><td class=\"num\">{t}</td><td class=\"num\">{m}</td>\
+             <td class=\"num\">{u}</td><td class=\"num\">{tol}</td><td class=\"num\">{test}</td>\
+             <td>{unit}</td>{v}</tr>",
             r = esc(&c.reference),
-            t = num(c.theory),
-            m = num(c.measured),
-            unc = esc(&unc),
-            tol = num(c.tolerance),
+            t = value(c, c.theory),
+            m = value(c, Some(c.measured)),
+            u = c
+                .uncertainty
+                .map_or(String::new(), |u| format!("± {}", num(u))),
+            tol = value(c, c.tolerance),
+            test = esc(&test),
+            unit = esc(&c.unit),
             v = verdict(c.pass)
         );
     }
 }
 
-const HEAD: &str = "<tr><th>check</th><th>claim</th><th>paper</th><th>theory</th>\
-                    <th>measured</th><th>tolerance</th><th>verdict</th></tr>";
+const HEAD: &str = "<tr><th>check</th><th>kind</th><th>claim</th><th>paper</th>\
+                    <th>theory</th><th>measured</th><th>uncertainty (SE)</th>\
+                    <th>tolerance</th><th>p-value ≥ level</th><th>unit</th><th>verdict</th></tr>";
 
-fn section_html(out: &mut String, s: &Section, dir: &Path) -> Result<(), ReproduceError> {
-    let _ = writeln!(out, "<h2 id=\"{}\">{}</h2>", esc(&s.id), esc(&s.title));
+fn section_html(
+    out: &mut String,
+    s: &Section,
+    dir: &Path,
+    modified: &[(String, Vec<String>)],
+) -> Result<(), ReproduceError> {
+    let changed: Vec<&str> = s
+        .experiments
+        .iter()
+        .filter(|f| modified.iter().any(|(m, _)| m == *f))
+        .map(String::as_str)
+        .collect();
+    let _ = writeln!(
+        out,
+        "<h2 id=\"{}\">{}{}</h2>",
+        esc(&s.id),
+        esc(&s.title),
+        if changed.is_empty() {
+            String::new()
+        } else {
+            format!(" <small>(modified: {})</small>", esc(&changed.join(", ")))
+        }
+    );
     let _ = writeln!(out, "<p class=\"claim\">{}</p>", esc(&s.claim));
     let _ = writeln!(out, "<p>Parameters:</p><ul class=\"params\">");
     for p in &s.parameters {
@@ -144,6 +183,11 @@ fn section_html(out: &mut String, s: &Section, dir: &Path) -> Result<(), Reprodu
 pub(crate) fn page(report: &Report, opts: &Options, dir: &Path) -> Result<String, ReproduceError> {
     let checks: Vec<&Check> = report.checks().collect();
     let failed = checks.iter().filter(|c| !c.pass).count();
+    let claims = checks.iter().filter(|c| c.kind == Kind::Claim).count();
+    let claims_failed = checks
+        .iter()
+        .filter(|c| c.kind == Kind::Claim && !c.pass)
+        .count();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -170,17 +214,57 @@ pub(crate) fn page(report: &Report, opts: &Options, dir: &Path) -> Result<String
         out,
         "<p class=\"banner {cls}\">{msg}</p>",
         cls = if failed == 0 { "pass" } else { "fail" },
-        msg = if failed == 0 {
-            format!("All {} checks pass.", checks.len())
-        } else {
-            format!("{failed} of {} checks fail.", checks.len())
+        msg = {
+            let split = format!(
+                "{} of the paper, {} of measurement and theory",
+                plural(claims, "claim"),
+                plural(checks.len() - claims, "agreement")
+            );
+            if failed == 0 && checks.len() == 1 {
+                format!("The one check passes ({split}).")
+            } else if failed == 0 {
+                format!("All {} pass ({split}).", plural(checks.len(), "check"))
+            } else {
+                format!(
+                    "{failed} of {} fail{}: {} of {}, {} of {}.",
+                    plural(checks.len(), "check"),
+                    if failed == 1 { "s" } else { "" },
+                    claims_failed,
+                    plural(claims, "claim"),
+                    failed - claims_failed,
+                    plural(checks.len() - claims, "agreement")
+                )
+            }
         }
     );
+    if !report.modified.is_empty() {
+        let _ = writeln!(
+            out,
+            "<div class=\"banner modified\" id=\"modified\"><p>Modified experiment files: these differ from the \
+             copies shipped with saddle {}, so this report does not show the paper's settings. \
+             The claims are still the paper's, checked on what was run.</p><ul>",
+            env!("CARGO_PKG_VERSION")
+        );
+        for (f, changes) in &report.modified {
+            let _ = writeln!(
+                out,
+                "<li><code>{}</code>: {}</li>",
+                esc(f),
+                esc(&changes.join("; "))
+            );
+        }
+        let _ = writeln!(out, "</ul></div>");
+    }
     let _ = writeln!(
         out,
-        "<p>Every statistical check is a test at false-alarm level 10⁻³ (two-sided, Bonferroni \
-         over the comparisons one check makes); tolerances come from standard errors, exact \
-         sampling laws or the paper's own numbers, as each check's detail says. \
+        "<p>Each check is of one of two kinds. A <b>claim</b> check tests the paper's statement \
+         itself on the runs (e.g. \"SGD converges to the maximum\": almost no run escapes and \
+         γ̂ &lt; 0); an <b>agreement</b> check compares the measurement with the theory's value \
+         for the parameters run, and can pass where the claim fails. Every statistical check \
+         is a test at false-alarm level 10⁻³ (two-sided, Bonferroni over the comparisons one \
+         check makes); tolerances come from standard errors, exact sampling laws or the \
+         paper's own numbers, as each check's detail says. Counts are integers; the unit \
+         column gives the unit of theory, measured, uncertainty and tolerance. \
          <a href=\"checks.json\">checks.json</a> holds the same table.</p>"
     );
     let _ = writeln!(out, "<h2 id=\"summary\">Summary</h2><table>{HEAD}");
@@ -193,7 +277,7 @@ pub(crate) fn page(report: &Report, opts: &Options, dir: &Path) -> Result<String
         .collect();
     let _ = writeln!(out, "{}.</p>", links.join(" · "));
     for s in &report.sections {
-        section_html(&mut out, s, dir)?;
+        section_html(&mut out, s, dir, &report.modified)?;
     }
     let _ = writeln!(out, "</body></html>");
     Ok(out)

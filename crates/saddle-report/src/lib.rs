@@ -8,7 +8,12 @@
 //! - `index.html`: the report, figures inline (no network access needed);
 //! - `checks.json`: every check ([`checks::Check`]), schema in `docs/report.md`;
 //! - `figures/NAME.svg`, `figures/NAME.png`: each figure;
-//! - `data/NAME*.csv`: the numbers behind each figure.
+//! - `data/NAME*.csv`: the numbers behind each figure;
+//! - `.saddle-report`: the manifest, the list of files the report wrote ([`MANIFEST`]).
+//!
+//! The directory holds exactly what the page shows: a later run into the same directory
+//! removes the files the previous report wrote (listed in its manifest) that it does not write
+//! again, and never touches other files. A non-empty directory without a manifest is refused.
 
 pub mod checks;
 mod html;
@@ -19,8 +24,16 @@ pub mod source;
 use checks::Check;
 use serde::Serialize;
 use source::{Scale, Source};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
+
+/// The manifest file in the report directory: its first line is [`MANIFEST_HEADER`], then one
+/// relative path per line of every file the report wrote.
+pub const MANIFEST: &str = ".saddle-report";
+/// The manifest's first line.
+const MANIFEST_HEADER: &str = "# saddle reproduce: files written by this report";
 
 /// Errors of [`reproduce`].
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +117,9 @@ pub struct Report {
     pub seconds: f64,
     /// Where the experiment files came from.
     pub source: String,
+    /// The experiment files that differ from the copies shipped in the binary, each with its
+    /// differing keys (`key: shipped → used`).
+    pub modified: Vec<(String, Vec<String>)>,
 }
 
 impl Report {
@@ -120,7 +136,12 @@ impl Report {
 
 /// The section ids in report order.
 pub fn section_ids() -> Vec<&'static str> {
-    sections::ALL.iter().map(|(id, _)| *id).collect()
+    sections::ALL.iter().map(|(id, _, _)| *id).collect()
+}
+
+/// The sections in report order: (id, title).
+pub fn section_titles() -> Vec<(&'static str, &'static str)> {
+    sections::ALL.iter().map(|(id, t, _)| (*id, *t)).collect()
 }
 
 /// The `checks.json` document.
@@ -128,9 +149,18 @@ pub fn section_ids() -> Vec<&'static str> {
 struct ChecksFile<'a> {
     saddle_version: &'static str,
     scale: Scale,
+    /// Experiment files that differ from the shipped ones.
+    modified_files: Vec<ModifiedFile>,
     passed: usize,
     failed: usize,
     checks: Vec<&'a Check>,
+}
+
+/// An experiment file that differs from the shipped copy.
+#[derive(Serialize)]
+struct ModifiedFile {
+    file: String,
+    changes: Vec<String>,
 }
 
 /// What a section builder gets: where to read experiments and write files.
@@ -138,11 +168,35 @@ pub(crate) struct Ctx {
     source: Source,
     scale: Scale,
     out: PathBuf,
+    /// Every file written, relative to `out`.
+    written: Mutex<BTreeSet<String>>,
+    /// The experiment files read that differ from the shipped ones.
+    modified: Mutex<Vec<(String, Vec<String>)>>,
 }
 
 impl Ctx {
     fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), ReproduceError> {
+        self.record(rel);
         write_file(&self.out.join(rel), bytes)
+    }
+
+    fn record(&self, rel: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(rel.to_string());
+    }
+
+    /// Note that experiment file `name` was read, with how it differs from the shipped copy.
+    pub(crate) fn note_source(&self, name: &str) -> Result<(), ReproduceError> {
+        let changes = self.source.changes(name)?;
+        if !changes.is_empty() {
+            let mut m = self.modified.lock().unwrap_or_else(|e| e.into_inner());
+            if !m.iter().any(|(n, _)| n == name) {
+                m.push((format!("{name}.toml"), changes));
+            }
+        }
+        Ok(())
     }
 
     /// Write `data/NAME.csv` with a header and rows of numbers; returns the file name.
@@ -171,6 +225,8 @@ impl Ctx {
     /// Render `figures/NAME.svg` and `figures/NAME.png`.
     pub(crate) fn figure(&self, name: &str, fig: &plot::Figure) -> Result<(), ReproduceError> {
         let dir = self.out.join("figures");
+        self.record(&format!("figures/{name}.svg"));
+        self.record(&format!("figures/{name}.png"));
         plot::render(
             fig,
             &dir.join(format!("{name}.svg")),
@@ -194,6 +250,90 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReproduceError> {
         path: path.display().to_string(),
         message: e.to_string(),
     })
+}
+
+/// "1 check", "2 checks".
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Whether `rel` is a path the report itself writes (so a manifest cannot name any other file
+/// for removal): `index.html`, `checks.json`, `figures/NAME.svg|png`, `data/NAME.csv`, NAME of
+/// ASCII letters, digits, `-`, `_` and `.` without `..`.
+fn is_report_path(rel: &str) -> bool {
+    let ok_name = |n: &str, exts: &[&str]| {
+        !n.is_empty()
+            && !n.contains("..")
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && exts.iter().any(|e| n.ends_with(e))
+    };
+    match rel.split_once('/') {
+        None => rel == "index.html" || rel == "checks.json",
+        Some(("figures", n)) => ok_name(n, &[".svg", ".png"]),
+        Some(("data", n)) => ok_name(n, &[".csv"]),
+        _ => false,
+    }
+}
+
+/// Prepare the report directory: create it if missing; accept it if empty or a previous
+/// report (it has a manifest); refuse anything else. Returns the files the previous report
+/// wrote, to remove those not written again.
+fn prepare_out(out: &Path) -> Result<Vec<String>, ReproduceError> {
+    let shown = out.display().to_string();
+    if out.exists() && !out.is_dir() {
+        return Err(ReproduceError::Input(format!(
+            "--out {shown}: exists and is not a directory"
+        )));
+    }
+    let mut previous = Vec::new();
+    if out.is_dir() {
+        let manifest = out.join(MANIFEST);
+        if manifest.is_file() {
+            let text = std::fs::read_to_string(&manifest).map_err(|e| ReproduceError::Write {
+                path: manifest.display().to_string(),
+                message: e.to_string(),
+            })?;
+            if text.lines().next() != Some(MANIFEST_HEADER) {
+                return Err(ReproduceError::Input(format!(
+                    "--out {shown}: {MANIFEST} is not a saddle report manifest; choose another \
+                     directory"
+                )));
+            }
+            previous = text
+                .lines()
+                .skip(1)
+                .filter(|l| is_report_path(l))
+                .map(String::from)
+                .collect();
+        } else {
+            let non_empty = std::fs::read_dir(out)
+                .map_err(|e| ReproduceError::Write {
+                    path: shown.clone(),
+                    message: e.to_string(),
+                })?
+                .next()
+                .is_some();
+            if non_empty {
+                return Err(ReproduceError::Input(format!(
+                    "--out {shown}: the directory is not empty and holds no saddle report (no \
+                     {MANIFEST} manifest); name a new or empty directory, or a previous report's"
+                )));
+            }
+        }
+    }
+    for d in ["", "figures", "data"] {
+        let p = out.join(d);
+        std::fs::create_dir_all(&p).map_err(|e| ReproduceError::Write {
+            path: p.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(previous)
 }
 
 /// Run the report's sections, write the report into `opts.out` and return it. `progress`
@@ -221,35 +361,30 @@ pub fn reproduce(
         }
     }
     let source = Source::locate(opts.experiments.as_deref())?;
-    for d in ["", "figures", "data"] {
-        let p = opts.out.join(d);
-        std::fs::create_dir_all(&p).map_err(|e| ReproduceError::Write {
-            path: p.display().to_string(),
-            message: e.to_string(),
-        })?;
-    }
+    let previous = prepare_out(&opts.out)?;
     let ctx = Ctx {
         source: source.clone(),
         scale: opts.scale,
         out: opts.out.clone(),
+        written: Mutex::new(BTreeSet::new()),
+        modified: Mutex::new(Vec::new()),
     };
     let chosen: Vec<_> = sections::ALL
         .iter()
-        .filter(|(id, _)| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == id)))
+        .filter(|(id, _, _)| opts.only.as_ref().is_none_or(|o| o.iter().any(|x| x == id)))
         .collect();
     let mut out = Vec::new();
-    for (k, (id, build)) in chosen.iter().enumerate() {
+    for (k, (id, _, build)) in chosen.iter().enumerate() {
         progress(&format!("[{}/{}] {id} ...", k + 1, chosen.len()));
         let t0 = Instant::now();
         let mut s = build(&ctx)?;
         s.seconds = t0.elapsed().as_secs_f64();
         let failed = s.checks.iter().filter(|c| !c.pass).count();
         progress(&format!(
-            "[{}/{}] {id}: {} checks, {} failed, {:.1} s",
+            "[{}/{}] {id}: {}, {failed} failed, {:.1} s",
             k + 1,
             chosen.len(),
-            s.checks.len(),
-            failed,
+            plural(s.checks.len(), "check"),
             s.seconds
         ));
         out.push(s);
@@ -258,12 +393,21 @@ pub fn reproduce(
         sections: out,
         seconds: start.elapsed().as_secs_f64(),
         source: source.describe(),
+        modified: std::mem::take(&mut *ctx.modified.lock().unwrap_or_else(|e| e.into_inner())),
     };
     let checks: Vec<&Check> = report.checks().collect();
     let failed = checks.iter().filter(|c| !c.pass).count();
     let doc = ChecksFile {
         saddle_version: env!("CARGO_PKG_VERSION"),
         scale: opts.scale,
+        modified_files: report
+            .modified
+            .iter()
+            .map(|(f, c)| ModifiedFile {
+                file: f.clone(),
+                changes: c.clone(),
+            })
+            .collect(),
         passed: checks.len() - failed,
         failed,
         checks,
@@ -275,5 +419,23 @@ pub fn reproduce(
     ctx.write("checks.json", format!("{json}\n").as_bytes())?;
     let page = html::page(&report, opts, &opts.out)?;
     ctx.write("index.html", page.as_bytes())?;
+    // The directory holds what this page shows: the previous report's files not written
+    // again go, then the manifest lists this report's files.
+    let written = std::mem::take(&mut *ctx.written.lock().unwrap_or_else(|e| e.into_inner()));
+    for rel in previous.iter().filter(|r| !written.contains(*r)) {
+        let p = opts.out.join(rel);
+        if p.is_file() {
+            std::fs::remove_file(&p).map_err(|e| ReproduceError::Write {
+                path: p.display().to_string(),
+                message: format!("removing a stale report file: {e}"),
+            })?;
+        }
+    }
+    let mut manifest = format!("{MANIFEST_HEADER}\n");
+    for rel in &written {
+        manifest.push_str(rel);
+        manifest.push('\n');
+    }
+    write_file(&opts.out.join(MANIFEST), manifest.as_bytes())?;
     Ok(report)
 }

@@ -137,8 +137,38 @@ impl Source {
         }
     }
 
+    /// How file `name` differs from the copy built into the binary: one line per differing
+    /// key, `key: shipped → used` (empty when they are the same, comments and layout aside).
+    pub fn changes(&self, name: &str) -> Result<Vec<String>, ReproduceError> {
+        let Source::Dir(_) = self else {
+            return Ok(Vec::new());
+        };
+        let used = self.raw_table(name)?;
+        let shipped = Source::Builtin.raw_table(name)?;
+        let mut out = Vec::new();
+        diff_tables("", &shipped, &used, &mut out);
+        Ok(out)
+    }
+
     /// The raw table of file `name` (without `.toml`), with the scale's overrides applied.
     pub fn table(&self, name: &str, scale: Scale) -> Result<Table, ReproduceError> {
+        let mut table = self.raw_table(name)?;
+        if scale == Scale::Quick {
+            shrink(&mut table, name)
+                .map_err(|e| ReproduceError::Input(format!("{}: {e}", self.shown(name))))?;
+        }
+        Ok(table)
+    }
+
+    fn shown(&self, name: &str) -> String {
+        match self {
+            Source::Dir(d) => d.join(format!("{name}.toml")).display().to_string(),
+            Source::Builtin => format!("built-in {name}.toml"),
+        }
+    }
+
+    /// The table of file `name` as written.
+    fn raw_table(&self, name: &str) -> Result<Table, ReproduceError> {
         let (text, shown) = match self {
             Source::Dir(d) => {
                 let p = d.join(format!("{name}.toml"));
@@ -161,12 +191,37 @@ impl Source {
                 (t, format!("built-in {name}.toml"))
             }
         };
-        let bad = |e: String| ReproduceError::Input(format!("{shown}: {e}"));
-        let mut table = parse_table(&text).map_err(|e| bad(e.to_string()))?;
-        if scale == Scale::Quick {
-            shrink(&mut table, name).map_err(bad)?;
+        parse_table(&text).map_err(|e| ReproduceError::Input(format!("{shown}: {e}")))
+    }
+}
+
+/// A value in a line of [`Source::changes`], shortened if long.
+fn show_value(v: Option<&Value>) -> String {
+    let s = match v {
+        None => return "(absent)".into(),
+        Some(v) => v.to_string(),
+    };
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(57).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// The keys where `used` differs from `shipped`, recursing into tables.
+fn diff_tables(prefix: &str, shipped: &Table, used: &Table, out: &mut Vec<String>) {
+    let keys: std::collections::BTreeSet<&String> = shipped.keys().chain(used.keys()).collect();
+    for k in keys {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (shipped.get(k), used.get(k)) {
+            (Some(Value::Table(a)), Some(Value::Table(b))) => diff_tables(&path, a, b, out),
+            (a, b) if a != b => out.push(format!("{path}: {} → {}", show_value(a), show_value(b))),
+            _ => {}
         }
-        Ok(table)
     }
 }
 
@@ -207,6 +262,8 @@ fn shrink(table: &mut Table, name: &str) -> Result<(), String> {
 /// An experiment's results: one summary per sweep cell (one in all for a file without a
 /// sweep), with the validated experiment of each cell.
 pub struct Results {
+    /// The table run (the file with the scale's overrides).
+    pub table: Table,
     /// The base experiment (its sweep grid included).
     pub base: Experiment,
     /// Summaries in cell order.
@@ -243,6 +300,7 @@ pub fn run_table(name: &str, table: &Table) -> Result<Results, ReproduceError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ReproduceError::Run(format!("{name}: {e}")))?;
     Ok(Results {
+        table: table.clone(),
         base,
         cells,
         experiments,

@@ -80,20 +80,9 @@ fn solve3(m: [[f64; 3]; 3], r: [f64; 3]) -> Option<[f64; 3]> {
 
 pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let id = "eq65";
-    let mut s = section(
-        id,
-        "Eqs 63 and 65: the stationary density and its biased peak",
-        "In the continuous-time limit (Eq. 49) of SGD on L = m w²/2 + b w⁴/4 with minibatch noise \
-         of variance v w² and additive noise σ, the noise strength is C(w) = v w² + Sσ² (Eq. 62) \
-         and the stationary density is Eq. 63. Its most probable w is not a minimum of L: \
-         ŵ = ±√(−λv/(Sb) − m/b) for m < −λv/S (Eq. 65), pulled toward the saddle at 0 by the \
-         state-dependent noise.",
-    );
     let r = load(ctx, "eq63")?;
     let e = &r.base;
     let sum = r.single();
-    s.experiments.push("eq63.toml".into());
-    s.parameters.push(describe(&r));
     let b = match e.model {
         ModelSpec::Quartic { b } => b,
         _ => {
@@ -106,6 +95,23 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let (m, v) = (mom.mean_x, mom.m2_x - mom.mean_x * mom.mean_x);
     let batch = e.noise.batch as f64;
     let lr = e.optimizer.lr;
+    let mut s = section(
+        id,
+        &format!(
+            "The paper (App. C.2, Eqs 62–65): in the continuous-time limit (Eq. 49) of SGD on \
+             L = m w²/2 + b w⁴/4 with minibatch noise of variance v w² and additive noise σ, the \
+             noise strength is C(w) = v w² + Sσ² (Eq. 62) and the stationary density is Eq. 63. \
+             Its most probable w is not a minimum of L: ŵ = ±√(−λv/(Sb) − m/b) for m < −λv/S \
+             (Eq. 65), pulled toward the saddle at 0 by the state-dependent noise. Run here: \
+             m = {}, b = {b}, v = {}, σ = {}, λ = {lr}, S = {batch}.",
+            num(m),
+            num(v),
+            e.injected_sigma
+        ),
+    );
+    s.experiments.push("eq63.toml".into());
+    s.parameters.push(describe(&r));
+    s.parameters.push(settings(&r));
     s.parameters.push(format!(
         "m = {}, b = {b}, v = {}, σ = {}, λ = {lr}, S = {batch}, w₀ ~ U[−1, 1]",
         num(m),
@@ -129,14 +135,17 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             4000,
         ),
     )?;
-    s.checks.push(l1_check(
-        "eq63-density",
-        id,
-        "The ensemble's histogram is the stationary density of Eq. 63.",
-        "App. C.2, Eqs 57, 63",
-        h,
-        |w| fp.cdf_at(w),
-    )?);
+    s.checks.push(
+        l1_check(
+            "eq63-density",
+            id,
+            "The ensemble's histogram is the stationary density of Eq. 63.",
+            "App. C.2, Eqs 57, 63",
+            h,
+            |w| fp.cdf_at(w),
+        )?
+        .unit("L1 distance"),
+    );
     let probs = theory(
         id,
         bin_probabilities(|w| fp.cdf_at(w), h.lo[0], h.hi[0], h.bins[0]),
@@ -195,7 +204,30 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             num(w_min),
             num((measured - w_min).abs() / se)
         ),
-    ));
+    )
+    .unit("w"));
+    s.checks.push(
+        Check::new(
+            "eq65-inside-minimum",
+            id,
+            "The most probable |w| is not the minimum of L: it is pulled toward the saddle at 0, \
+             below √(−m/b).",
+            "App. C.2, Eq. 65",
+            w_min,
+            measured,
+            Some(se),
+            z1 * se + bias.abs(),
+            Rule::Below,
+            format!(
+                "measured: the mode of |w| as in eq65-mode; it must lie below the minimum {} of L \
+                 by {z1:.2} bootstrap standard errors plus the estimator's bias ({})",
+                num(w_min),
+                num(bias)
+            ),
+        )
+        .claim()
+        .unit("w"),
+    );
     let ed = edges(h);
     let d = density(h);
     let fx = linspace(h.lo[0], h.hi[0], 401);

@@ -2,34 +2,109 @@
 //! fourth-order landscape (right).
 
 use super::*;
-use crate::checks::{binomial_se, Check, Rule};
+use crate::checks::{binomial_se, z_threshold, Check, Rule};
 use crate::plot::{Figure, Panel, XyPlot};
 use saddle::config::ModelSpec;
 use saddle::theory::escape_probability::escape_probability;
 use saddle::theory::log_moments::BatchMean;
 
+/// The largest escape fraction that counts as "every run is pulled into 0" (a choice).
+const TRAPPED: f64 = 0.01;
+
 pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let id = "fig1";
-    let mut s = section(
-        id,
-        "Fig. 1: SGD converges to a local maximum",
-        "On L̂ = x w²/2 with x = 1 or a − 1 (a = −1, so the expected loss −w²/4 has a maximum at \
-         0), SGD with the constant learning rate λ = 0.8 does not escape: every run is pulled \
-         into w = 0 (Prop. 2: μ(λ) = ½ ln|(1 − λ)(1 − λ(a − 1))| < 0). Adding w⁴/4, which puts \
-         minima at ±√½, changes nothing: no run reaches them.",
-    );
     let left = load(ctx, "fig1-left")?;
     let right = load(ctx, "fig1-right")?;
-    s.experiments = vec!["fig1-left.toml".into(), "fig1-right.toml".into()];
-    s.parameters = vec![
-        describe(&left),
-        describe(&right),
-        "a = −1, λ = 0.8, w₀ ~ U[−1, 1]; right: b = 1 in x w²/2 + b w⁴/4".into(),
-    ];
     let e = &left.base;
     let sum = left.single();
     let lr = e.optimizer.lr;
     let steps = e.steps;
+    let law = theory(id, BatchMean::from_noise(&e.noise))?;
+    let mu = theory(id, law.mu(lr))?;
+    let a_text = match e.noise.law {
+        saddle::noise::Law::TwoPoint { a } => format!("x = 1 or a − 1 with a = {a}"),
+        _ => "the noise of fig1-left.toml".into(),
+    };
+    let mean_x = e.noise.moments().mean_x;
+    let mut s = section(
+        id,
+        &format!(
+            "The paper (§6.1, Prop. 2): on L̂ = x w²/2 with x = 1 or a − 1 (a = −1, so the \
+             expected loss has a maximum at 0), SGD with the constant learning rate λ = 0.8 does \
+             not escape: every run is pulled into w = 0. Prop. 2: runs are trapped iff \
+             μ(λ) = E ln|1 − λx| < 0. Adding w⁴/4, which puts minima at ±√½, changes nothing: \
+             no run reaches them. Run here: {a_text} (E[x] = {}: w = 0 is a {}), λ = {lr}, so \
+             μ(λ) = {} ({}); right: λ = {}.",
+            num(mean_x),
+            if mean_x < 0.0 { "maximum" } else { "minimum" },
+            num(mu),
+            if mu < 0.0 {
+                "Prop. 2 predicts trapping"
+            } else {
+                "Prop. 2 predicts escape: the paper's claim does not hold here"
+            },
+            right.base.optimizer.lr
+        ),
+    );
+    s.experiments = vec!["fig1-left.toml".into(), "fig1-right.toml".into()];
+    s.parameters = vec![
+        describe(&left),
+        settings(&left),
+        describe(&right),
+        settings(&right),
+    ];
+
+    // The claim: SGD converges to the maximum, i.e. almost no run escapes and the runs shrink
+    // toward it (γ̂ < 0).
+    let z1 = z_threshold(1);
+    if let Some(esc) = &sum.escape {
+        s.checks.push(
+            Check::new(
+                "fig1-left-trapped",
+                id,
+                "Every run is pulled into the maximum w = 0: at most 1 % of the runs end with \
+                 |w_T| ≥ δ.",
+                "§6.1, Fig. 1 left",
+                TRAPPED,
+                esc.value,
+                Some(esc.stderr),
+                0.0,
+                Rule::AtMost,
+                format!(
+                    "measured: the fraction of the {} runs with |w_T| ≥ δ = {} at T = {steps} \
+                     (diverged runs count as escaped); the 1 % threshold is a choice (the paper: \
+                     every run)",
+                    e.runs, esc.delta
+                ),
+            )
+            .claim()
+            .unit("fraction of runs"),
+        );
+    }
+    let gamma = sum.escape_rate.iter().rev().find(|g| g.value.is_some());
+    if let Some(g) = gamma {
+        let se = g.stderr.unwrap_or(f64::NAN);
+        s.checks.push(
+            Check::new(
+                "fig1-left-shrinks",
+                id,
+                "The runs shrink toward the maximum: the escape rate γ̂ (Eq. 8) is negative.",
+                "Prop. 2, Eq. 8",
+                0.0,
+                g.value.unwrap_or(f64::NAN),
+                Some(se),
+                z1 * se,
+                Rule::Below,
+                format!(
+                    "γ̂ at t = {} over {} runs must lie below 0 by at least {z1:.2} standard \
+                     errors (one-sided margin)",
+                    g.t, g.n
+                ),
+            )
+            .claim()
+            .unit("per step"),
+        );
+    }
 
     // Prop. 2 at finite T: the exact escape probability (multinomial over the count of each
     // noise value, w₀ ~ U[−1, 1]).
@@ -39,39 +114,42 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             escape_probability(&e.noise, lr, steps, esc.delta, &init_law(e)?),
         )?;
         let p = exact.exact.unwrap_or(f64::NAN);
-        s.checks.push(Check::z(
-            "fig1-left-escape",
-            id,
-            "Almost no run escapes the maximum: the fraction with |w_T| ≥ δ is the exact \
-             probability of Prop. 2's product of factors.",
-            "Prop. 2, Lemma 1",
-            p,
-            esc.value,
-            binomial_se(p, e.runs),
-            1,
-            &format!(
-                "δ = {}, T = {steps}; exact sum over the {} count vectors; standard error from \
-                 the binomial law at the exact probability",
-                esc.delta,
-                exact.count_vectors.unwrap_or(0)
-            ),
-        ));
+        s.checks.push(
+            Check::z(
+                "fig1-left-escape",
+                id,
+                "The fraction with |w_T| ≥ δ is the exact escape probability of Prop. 2's \
+                 product of random factors.",
+                "Prop. 2, Lemma 1",
+                p,
+                esc.value,
+                binomial_se(p, e.runs),
+                1,
+                &format!(
+                    "δ = {}, T = {steps}; exact sum over the {} count vectors; standard error \
+                     from the binomial law at the exact probability",
+                    esc.delta,
+                    exact.count_vectors.unwrap_or(0)
+                ),
+            )
+            .unit("fraction of runs"),
+        );
     }
-    let law = theory(id, BatchMean::from_noise(&e.noise))?;
-    let mu = theory(id, law.mu(lr))?;
-    if let Some(g) = sum.escape_rate.iter().rev().find(|g| g.value.is_some()) {
-        s.checks.push(Check::z(
-            "fig1-left-gamma",
-            id,
-            "The escape rate γ̂ (Eq. 8) equals μ(λ) < 0: the runs shrink toward the maximum \
-             exponentially.",
-            "Prop. 2, Eq. 8",
-            mu,
-            g.value.unwrap_or(f64::NAN),
-            g.stderr.unwrap_or(f64::NAN),
-            1,
-            &format!("γ̂ at t = {} over {} runs", g.t, g.n),
-        ));
+    if let Some(g) = gamma {
+        s.checks.push(
+            Check::z(
+                "fig1-left-gamma",
+                id,
+                "The escape rate γ̂ (Eq. 8) equals μ(λ) = E ln|1 − λx|.",
+                "Prop. 2, Eq. 8",
+                mu,
+                g.value.unwrap_or(f64::NAN),
+                g.stderr.unwrap_or(f64::NAN),
+                1,
+                &format!("γ̂ at t = {} over {} runs", g.t, g.n),
+            )
+            .unit("per step"),
+        );
     }
 
     // Fig. 1 right: how many runs end within δ of the minima ±√(−E[x]/b).
@@ -97,31 +175,35 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         })
         .map(|(_, c)| *c)
         .sum();
-    s.checks.push(Check::new(
-        "fig1-right-minima",
-        id,
-        "On the fourth-order landscape no run ends at the minima ±√(−E[x]/b).",
-        "Fig. 1 right, §6.1",
-        0.0,
-        near_minima as f64,
-        None,
-        0.0,
-        Rule::AtMost,
-        format!(
-            "runs in the histogram bins within one bin width ({width}) of ±{} at step {}; \
+    s.checks.push(
+        Check::new(
+            "fig1-right-minima",
+            id,
+            "On the fourth-order landscape no run ends at the minima ±√(−E[x]/b).",
+            "Fig. 1 right, §6.1",
+            0.0,
+            near_minima as f64,
+            None,
+            0.0,
+            Rule::AtMost,
+            format!(
+                "runs in the histogram bins within one bin width ({width}) of ±{} at step {}; \
              {} of {} runs diverged (|w| beyond the bound), which also do not end at the minima",
-            num(w_min),
-            right.base.steps,
-            rsum.diverged,
-            right.base.runs
-        ),
-    ));
+                num(w_min),
+                right.base.steps,
+                rsum.diverged,
+                right.base.runs
+            ),
+        )
+        .claim()
+        .unit("runs"),
+    );
     if rsum.diverged > 0 {
         s.notes.push(format!(
-            "With the quartic term w⁴/4 and λ = 0.8, {} of {} runs diverge: a step from |w| ≳ 1.6 \
-             overshoots further each time. None reaches the minima, as the paper says; the \
-             diverged runs are counted, not drawn.",
-            rsum.diverged, right.base.runs
+            "With the quartic term w⁴/4 and λ = {}, {} of {} runs diverge: a step from far \
+             enough out overshoots further each time. The diverged runs do not end at the \
+             minima either; they are counted, not drawn.",
+            right.base.optimizer.lr, rsum.diverged, right.base.runs
         ));
     }
 
@@ -140,7 +222,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         }
         let top = dt.iter().chain(&d0).cloned().fold(0.0, f64::max) * 1.1;
         let title = if *name == "left" {
-            "L = x w²/2 (a = −1, λ = 0.8)".to_string()
+            format!("L = x w²/2 (λ = {})", res.base.optimizer.lr)
         } else {
             format!(
                 "L = x w²/2 + w⁴/4: {} of {} runs diverged",

@@ -8,19 +8,9 @@ use saddle::model::{Model, SharpFlat};
 
 pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let id = "fig4";
-    let mut s = section(
-        id,
-        "Fig. 4: SGD prefers the sharper minima",
-        "On the landscape of Eq. 9 the minima along w₂ are sharper than those along w₁, and the \
-         noise x = ±1 multiplies a term that vanishes on w₁ = 0. With λ small enough and \
-         b = 1/λ − 6, SGD ends at the sharp minima (0, ±√((1 + a)/2)) with probability 1 \
-         (Prop. 4), even though most runs start nearer the flat ones.",
-    );
-    let r = load(ctx, "fig4")?;
+    let r = load_observing(ctx, "fig4", &["final_states"])?;
     let e = &r.base;
     let sum = r.single();
-    s.experiments.push("fig4.toml".into());
-    s.parameters.push(describe(&r));
     let (a, b) = match e.model {
         ModelSpec::SharpFlat { a, b } => (a, b),
         _ => {
@@ -29,11 +19,21 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             ))
         }
     };
-    s.parameters.push(format!(
-        "a = {a}, b = {b}, λ = {}, x = ±1 with probability ½, w₀ ~ U[−1, 1]², |wᵢ| ≤ 1 after \
-         every step",
-        e.optimizer.lr
-    ));
+    let lr = e.optimizer.lr;
+    let mut s = section(
+        id,
+        &format!(
+            "The paper (§6.3, Prop. 4): on the landscape of Eq. 9 the minima along w₂ are sharper \
+             than those along w₁, and the noise x = ±1 multiplies a term that vanishes on \
+             w₁ = 0. With λ small enough (λ ≤ (1 + √6)/20 ≈ 0.17) and b = 1/λ − 6, SGD ends at \
+             the sharp minima (0, ±√((1 + a)/2)) with probability 1, even though most runs start \
+             nearer the flat ones. Run here: a = {a}, b = {b}, λ = {lr} (1/λ − 6 = {}).",
+            num(1.0 / lr - 6.0)
+        ),
+    );
+    s.experiments.push("fig4.toml".into());
+    s.parameters.push(describe(&r));
+    s.parameters.push(settings(&r));
     let sharp = ((1.0 + a) / 2.0).sqrt();
     let finals = sum.final_states.as_ref().ok_or_else(|| {
         ReproduceError::Input("fig4.toml: needs [observe] final_states = true".into())
@@ -44,23 +44,27 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         .filter(|f| f.w[0].abs() < radius && (f.w[1].abs() - sharp).abs() < radius)
         .count();
     let n = finals.len();
-    s.checks.push(Check::new(
-        "prop4-sharp",
-        id,
-        "Every run ends at a sharp minimum (0, ±√((1 + a)/2)).",
-        "Prop. 4",
-        1.0,
-        at_sharp as f64 / n.max(1) as f64,
-        None,
-        0.0,
-        Rule::AtLeast,
-        format!(
+    s.checks.push(
+        Check::new(
+            "prop4-sharp",
+            id,
+            "Every run ends at a sharp minimum (0, ±√((1 + a)/2)).",
+            "Prop. 4",
+            1.0,
+            at_sharp as f64 / n.max(1) as f64,
+            None,
+            0.0,
+            Rule::AtLeast,
+            format!(
             "measured: the fraction of the {n} runs whose final (w₁, w₂) is within {radius} of \
              (0, ±{}) in each coordinate; {} diverged",
             num(sharp),
             sum.diverged
         ),
-    ));
+        )
+        .claim()
+        .unit("fraction of runs"),
+    );
     let model = SharpFlat { a, b };
     let moments = e.noise.moments();
     let mut panels = Vec::new();

@@ -23,25 +23,150 @@ mod prop1;
 /// A section builder.
 pub(crate) type Build = fn(&Ctx) -> Result<Section, ReproduceError>;
 
-/// Every section, in report order, with the id `--only` accepts.
-pub(crate) const ALL: &[(&str, Build)] = &[
-    ("prop1", prop1::build),
-    ("fig1", fig1::build),
-    ("fig3", fig3::build),
-    ("fig4", fig4::build),
-    ("fig5", fig5::build),
-    ("fig6", fig6::build),
-    ("fig7", fig7::build),
-    ("fig8", fig8::build),
-    ("fig9", fig9::build),
-    ("eq65", eq65::build),
-    ("fig10", fig10::build),
+/// Every section, in report order: the id `--only` accepts, its title (the paper's figure
+/// and what the paper claims there) and its builder.
+pub(crate) const ALL: &[(&str, &str, Build)] = &[
+    (
+        "prop1",
+        "Prop. 1: absorbed at the saddle in finitely many steps",
+        prop1::build,
+    ),
+    (
+        "fig1",
+        "Fig. 1: SGD converges to a local maximum",
+        fig1::build,
+    ),
+    (
+        "fig3",
+        "Fig. 3: the phase diagram of escape and the escape rate",
+        fig3::build,
+    ),
+    (
+        "fig4",
+        "Fig. 4: SGD prefers the sharper minima",
+        fig4::build,
+    ),
+    (
+        "fig5",
+        "Fig. 5: AMSGrad converges to the local maximum",
+        fig5::build,
+    ),
+    (
+        "fig6",
+        "Fig. 6: the minimal network ends on the saddle line at a large learning rate",
+        fig6::build,
+    ),
+    (
+        "fig7",
+        "Fig. 7: the phase diagram of the fourth-order landscape",
+        fig7::build,
+    ),
+    (
+        "fig8",
+        "Fig. 8: the escape rate estimate settles within a few tens of steps",
+        fig8::build,
+    ),
+    (
+        "fig9",
+        "Fig. 9: additive noise gives a stationary law, not a delta",
+        fig9::build,
+    ),
+    (
+        "eq65",
+        "Eqs 63 and 65: the stationary density and its biased peak",
+        eq65::build,
+    ),
+    (
+        "fig10",
+        "Fig. 10: noise can be designed to make any density stationary",
+        fig10::build,
+    ),
 ];
 
-/// Read (at the report's scale) and run experiment file `name`.
+/// Read (at the report's scale) and run experiment file `name`, noting whether it differs
+/// from the shipped copy.
 pub(crate) fn load(ctx: &Ctx, name: &str) -> Result<Results, ReproduceError> {
+    ctx.note_source(name)?;
     let table = ctx.source.table(name, ctx.scale)?;
     run_table(name, &table)
+}
+
+/// Like [`load`], with extra observers switched on (`observe.KEY = true`); observers do not
+/// change the runs, only what is recorded.
+pub(crate) fn load_observing(
+    ctx: &Ctx,
+    name: &str,
+    keys: &[&str],
+) -> Result<Results, ReproduceError> {
+    ctx.note_source(name)?;
+    let mut table = ctx.source.table(name, ctx.scale)?;
+    for k in keys {
+        saddle::config::set_path(
+            &mut table,
+            &format!("observe.{k}"),
+            toml::Value::Boolean(true),
+        )
+        .map_err(|e| ReproduceError::Input(format!("{name}.toml: {e}")))?;
+    }
+    run_table(name, &table)
+}
+
+/// The settings of a file as run, one `key = value` per entry (sweep axes and observers
+/// aside, which [`describe`] and the checks' details cover), e.g. `optimizer.lr = 0.8`.
+pub(crate) fn settings(r: &Results) -> String {
+    fn walk(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in t {
+            if prefix.is_empty()
+                && matches!(
+                    k.as_str(),
+                    "name" | "description" | "observe" | "sweep" | "seed" | "runs" | "steps"
+                )
+            {
+                continue;
+            }
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => walk(&path, t, out),
+                v => out.push(format!("{path} = {v}")),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &r.table, &mut out);
+    let mut line = format!("{}.toml: {}", r.base.name, out.join(", "));
+    if let Some(axes) = r
+        .table
+        .get("sweep")
+        .and_then(|s| s.get("axis"))
+        .and_then(|a| a.as_array())
+    {
+        let ax: Vec<String> = axes
+            .iter()
+            .filter_map(|a| {
+                let path = a.get("path")?.as_str()?;
+                let vals = a
+                    .get("values")
+                    .map(|v| format!("∈ {v}"))
+                    .or_else(|| a.get("linspace").map(|v| format!("∈ linspace {v}")))
+                    .or_else(|| a.get("logspace").map(|v| format!("∈ logspace {v}")))
+                    .unwrap_or_default();
+                Some(format!("{path} {vals}"))
+            })
+            .collect();
+        line.push_str(&format!("; swept: {}", ax.join(" × ")));
+    }
+    line
+}
+
+/// The title of section `id`.
+pub(crate) fn title(id: &str) -> &'static str {
+    ALL.iter()
+        .find(|(i, _, _)| *i == id)
+        .map_or("", |(_, t, _)| *t)
 }
 
 /// A theory result, its error named with the section.
@@ -52,11 +177,11 @@ pub(crate) fn theory<T>(section: &str, r: Result<T, TheoryError>) -> Result<T, R
     })
 }
 
-/// An empty section with its id, title and claim.
-pub(crate) fn section(id: &str, title: &str, claim: &str) -> Section {
+/// An empty section with its id, title (from [`ALL`]) and claim.
+pub(crate) fn section(id: &str, claim: &str) -> Section {
     Section {
         id: id.into(),
-        title: title.into(),
+        title: title(id).into(),
         claim: claim.into(),
         parameters: Vec::new(),
         figure: None,

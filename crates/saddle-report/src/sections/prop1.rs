@@ -2,51 +2,86 @@
 //! with λ = 1/x.
 
 use super::*;
-use crate::checks::{binomial_se, Check};
+use crate::checks::{binomial_se, Check, Rule};
 use crate::plot::{Figure, Panel, XyPlot};
 use saddle::theory::log_moments::BatchMean;
 
+/// The fraction of runs at 0 after T steps that counts as "converged" (a choice: Prop. 1
+/// says probability 1 as t → ∞).
+const CONVERGED: f64 = 0.95;
+
 pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let id = "prop1";
-    let mut s = section(
-        id,
-        "Prop. 1: absorbed at the saddle in finitely many steps",
-        "If the learning rate equals 1/x for a value x the data can take, one SGD step on the \
-         quadratic multiplies w by 1 − λx = 0. From then on w stays at 0, a saddle or maximum of \
-         the expected loss, for every later data point: after t steps the fraction of runs \
-         sitting exactly at 0 is 1 − (1 − p)^t, with p the probability of that data point, and \
-         it tends to 1.",
-    );
     let r = load(ctx, "prop1")?;
     let e = &r.base;
     let sum = r.single();
+    let law = theory(id, BatchMean::from_noise(&e.noise))?;
+    let lr = e.optimizer.lr;
+    let p = law.zero_probability(lr);
+    let mut s = section(
+        id,
+        &format!(
+            "Prop. 1: if the learning rate equals 1/x for a value x the data can take, one SGD \
+             step on the quadratic multiplies w by 1 − λx = 0, and from then on w stays at 0, a \
+             saddle or maximum of the expected loss: SGD converges to w = 0 with probability 1. \
+             After t steps the fraction of runs sitting exactly at 0 is 1 − (1 − p)^t, with p \
+             the probability of that data point. Run here: λ = {lr}, so p = P(1 − λx = 0) = {}{}.",
+            num(p),
+            if p > 0.0 {
+                ""
+            } else {
+                " (no data point gives 1 − λx = 0: Prop. 1 does not apply)"
+            }
+        ),
+    );
     s.experiments.push("prop1.toml".into());
     s.parameters.push(describe(&r));
-    s.parameters
-        .push("L̂ = x w²/2, x ∈ {1, a − 1} with a = −1, λ = 1, w₀ ~ U[−1, 1]".into());
-    let law = theory(id, BatchMean::from_noise(&e.noise))?;
-    let p = law.zero_probability(e.optimizer.lr);
+    s.parameters.push(settings(&r));
     let absorbed_by = |t: u64| 1.0 - (1.0 - p).powf(t as f64);
     let n = e.runs;
     let theory_t = absorbed_by(e.steps);
     let measured = sum.absorbed as f64 / n as f64;
-    s.checks.push(Check::z(
-        "prop1-absorbed",
-        id,
-        "The fraction of runs absorbed exactly at w = 0 after t steps is 1 − (1 − p)^t.",
-        "Prop. 1",
-        theory_t,
-        measured,
-        binomial_se(theory_t, n),
-        1,
-        &format!(
-            "p = P(1 − λx = 0) = {} per step, t = {}; {} of {n} runs absorbed; standard error \
-             from the binomial law at the theoretical fraction",
-            num(p),
-            e.steps,
-            sum.absorbed
-        ),
-    ));
+    s.checks.push(
+        Check::new(
+            "prop1-converges",
+            id,
+            "SGD converges to w = 0: after T steps at least 95 % of the runs sit exactly at 0.",
+            "Prop. 1",
+            CONVERGED,
+            measured,
+            Some(binomial_se(measured, n)),
+            0.0,
+            Rule::AtLeast,
+            format!(
+                "measured: {} of {n} runs absorbed exactly at 0 after T = {} steps; the 95 % \
+                 threshold is a choice (the paper: probability 1 as t → ∞, 1 − 2^−t at t with \
+                 p = ½)",
+                sum.absorbed, e.steps
+            ),
+        )
+        .claim()
+        .unit("fraction of runs"),
+    );
+    s.checks.push(
+        Check::z(
+            "prop1-absorbed",
+            id,
+            "The fraction of runs absorbed exactly at w = 0 after t steps is 1 − (1 − p)^t.",
+            "Prop. 1",
+            theory_t,
+            measured,
+            binomial_se(theory_t, n),
+            1,
+            &format!(
+                "p = P(1 − λx = 0) = {} per step, t = {}; {} of {n} runs absorbed; standard \
+                 error from the binomial law at the theoretical fraction",
+                num(p),
+                e.steps,
+                sum.absorbed
+            ),
+        )
+        .unit("fraction of runs"),
+    );
     // The figure: the absorbed fraction at each recorded step against 1 − (1 − p)^t.
     let t: Vec<f64> = sum.trace.iter().map(|tp| tp.t as f64).collect();
     let frac: Vec<f64> = sum
