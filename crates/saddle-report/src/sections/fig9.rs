@@ -223,7 +223,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             "App. C.2, Eqs 61–63",
             h_sde,
             |w| law.cdf(w),
-        )?,
+        )?
+        .unit("L1 distance"),
         None => Check::new(
             "fig9-fokker-planck",
             id,
@@ -238,7 +239,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
              additive noise σ > 0 and a trapping drift), so there is no stationary law to \
              compare with"
                 .into(),
-        ),
+        )
+        .unit("L1 distance"),
     });
     let ed = edges(h_end);
     let d_mid = density(h_mid);
