@@ -107,6 +107,11 @@ pub struct Series {
     /// Symmetric error bars (same length as `x`) for [`Style::Points`]; drawn for the other
     /// styles too when set, at the bin centres (one per bin) for [`Style::Bars`].
     pub err: Option<Vec<f64>>,
+    /// Marker radius in logical pixels for [`Style::Points`] (4 by default).
+    pub marker_r: f64,
+    /// Opacity of markers and error bars, in (0, 1] (1 by default): lighter markers let the
+    /// curves drawn after them show through.
+    pub opacity: f64,
 }
 
 impl Series {
@@ -120,7 +125,16 @@ impl Series {
             color,
             band: None,
             err: None,
+            marker_r: draw::MARKER_R,
+            opacity: 1.0,
         }
+    }
+
+    /// The same series with markers of radius `r` (logical pixels) at opacity `opacity`.
+    pub fn markers(mut self, r: f64, opacity: f64) -> Series {
+        self.marker_r = r;
+        self.opacity = opacity;
+        self
     }
 }
 
@@ -237,16 +251,23 @@ pub fn palette(i: usize) -> (u8, u8, u8) {
     OKABE_ITO[i % OKABE_ITO.len()]
 }
 
-/// Draw `fig` into `svg` and `png` (the PNG at the same pixel size).
+/// How many times the SVG's size the PNG is drawn at (every length and font scaled alike),
+/// for slides and high-density screens.
+pub const PNG_SCALE: u32 = 2;
+
+/// Draw `fig` into `svg` and `png` (the PNG at [`PNG_SCALE`] times the SVG's size).
 ///
-/// The image is `panel_width × panels` wide and `height` high, panels left to right on a
-/// white background. The figure is checked first: empty panels, mismatched lengths, bad
+/// The SVG is `panel_width × panels` wide and `height` high, panels left to right on a
+/// white background; the PNG is the same drawing at [`PNG_SCALE`] times the pixel size, fonts
+/// and lines included. The figure is checked first: empty panels, mismatched lengths, bad
 /// axis ranges and the like give [`PlotError::Data`] and nothing is written. Failures while
 /// drawing or writing give [`PlotError::Draw`] naming the file.
 ///
 /// Each panel has its title above the plot. Legends (entries for labelled series,
-/// reference lines and contours) sit in a framed box in the corner of the plot that hides
-/// the least of what is drawn. Reference lines that cannot be shown (outside the range, or
+/// reference lines and contours) sit in a framed box that never covers data: inside an x–y
+/// plot at the free place nearest a corner (found by testing every drawn line, marker, bar,
+/// band and error bar), else — and always for heat maps, whose cells are data everywhere —
+/// in a strip above the plot. Reference lines that cannot be shown (outside the range, or
 /// ≤ 0 on a log axis) are left out, legend entry included.
 pub fn render(fig: &Figure, svg: &Path, png: &Path) -> Result<(), PlotError> {
     check::figure(fig)?;
@@ -257,10 +278,19 @@ pub fn render(fig: &Figure, svg: &Path, png: &Path) -> Result<(), PlotError> {
     register_font().map_err(|m| failed(svg, m))?;
     // The checks bound the size, so the width fits.
     let size = (fig.panel_width * fig.panels.len() as u32, fig.height);
-    draw::figure(SVGBackend::new(svg, size).into_drawing_area(), fig)
-        .map_err(|m| failed(svg, m))?;
-    draw::figure(BitMapBackend::new(png, size).into_drawing_area(), fig)
-        .map_err(|m| failed(png, m))?;
+    draw::figure(
+        SVGBackend::new(svg, size).into_drawing_area(),
+        fig,
+        draw::Px(1.0),
+    )
+    .map_err(|m| failed(svg, m))?;
+    let big = (size.0 * PNG_SCALE, size.1 * PNG_SCALE);
+    draw::figure(
+        BitMapBackend::new(png, big).into_drawing_area(),
+        fig,
+        draw::Px(f64::from(PNG_SCALE)),
+    )
+    .map_err(|m| failed(png, m))?;
     Ok(())
 }
 
@@ -440,7 +470,7 @@ mod tests {
         render(&fig, &svg, &png).unwrap();
 
         let bytes = std::fs::read(&png).unwrap();
-        assert_eq!(png_size(&bytes), (2 * 520, 400));
+        assert_eq!(png_size(&bytes), (2 * 520 * PNG_SCALE, 400 * PNG_SCALE));
 
         let text = std::fs::read_to_string(&svg).unwrap();
         let body = match text.strip_prefix("<?xml") {
@@ -664,13 +694,209 @@ mod tests {
             height: 300,
         };
         render(&fig, &svg, &png).unwrap();
-        assert_eq!(png_size(&std::fs::read(&png).unwrap()), (800, 300));
+        assert_eq!(png_size(&std::fs::read(&png).unwrap()), (1600, 600));
         let text = std::fs::read_to_string(&svg).unwrap();
         assert!(svg_has_text(&text, "odd"));
         assert!(
             !svg_has_text(&text, "hidden"),
             "off-axis reference line in the legend"
         );
+    }
+
+    /// The value of attribute `name` in an SVG tag.
+    fn attr<'t>(tag: &'t str, name: &str) -> Option<&'t str> {
+        let key = format!(" {name}=\"");
+        let start = tag.find(&key)? + key.len();
+        Some(&tag[start..start + tag[start..].find('"')?])
+    }
+
+    /// The tags `<kind .../>` of an SVG, each with its offset in the text.
+    fn tags<'t>(svg: &'t str, kind: &str) -> Vec<(usize, &'t str)> {
+        let open = format!("<{kind} ");
+        svg.match_indices(&open)
+            .map(|(i, _)| (i, &svg[i..i + svg[i..].find("/>").unwrap()]))
+            .collect()
+    }
+
+    /// The legend box of a one-panel SVG (framed in grey) as (x0, y0, x1, y1), its offset in
+    /// the text, and the data drawn before it in the palette's colours: markers as
+    /// (x, y, radius) and points along lines every half pixel (radius half the width).
+    fn legend_and_data(svg: &str) -> ((f64, f64, f64, f64), usize, Vec<(f64, f64, f64)>) {
+        let num = |t: &str, n: &str| attr(t, n).unwrap().parse::<f64>().unwrap();
+        let frames: Vec<_> = tags(svg, "rect")
+            .into_iter()
+            .filter(|(_, t)| attr(t, "stroke") == Some("#A0A0A0"))
+            .collect();
+        assert_eq!(frames.len(), 1, "one legend box");
+        let (at, t) = frames[0];
+        let (x, y) = (num(t, "x"), num(t, "y"));
+        let rect = (x, y, x + num(t, "width"), y + num(t, "height"));
+        let colours: Vec<String> = (0..8)
+            .map(|i| {
+                let (r, g, b) = palette(i);
+                format!("#{r:02X}{g:02X}{b:02X}")
+            })
+            .collect();
+        let data_colour = |c: Option<&str>| c.is_some_and(|c| colours.iter().any(|p| p == c));
+        let mut data = Vec::new();
+        for (i, t) in tags(svg, "circle") {
+            if i < at && data_colour(attr(t, "fill")) {
+                data.push((num(t, "cx"), num(t, "cy"), num(t, "r")));
+            }
+        }
+        for (i, t) in tags(svg, "polyline") {
+            if i > at || !data_colour(attr(t, "stroke")) {
+                continue;
+            }
+            let half = num(t, "stroke-width") / 2.0;
+            let pts: Vec<(f64, f64)> = attr(t, "points")
+                .unwrap()
+                .split_whitespace()
+                .map(|p| {
+                    let (a, b) = p.split_once(',').unwrap();
+                    (a.parse().unwrap(), b.parse().unwrap())
+                })
+                .collect();
+            for w in pts.windows(2) {
+                let n = ((w[1].0 - w[0].0).hypot(w[1].1 - w[0].1) * 2.0).ceil() as usize;
+                for k in 0..=n {
+                    let f = k as f64 / n.max(1) as f64;
+                    let p = (
+                        w[0].0 + f * (w[1].0 - w[0].0),
+                        w[0].1 + f * (w[1].1 - w[0].1),
+                    );
+                    data.push((p.0, p.1, half));
+                }
+            }
+        }
+        (rect, at, data)
+    }
+
+    /// Whether a disc (x, y, r) meets the box (x0, y0, x1, y1).
+    fn meets((x0, y0, x1, y1): (f64, f64, f64, f64), (x, y, r): (f64, f64, f64)) -> bool {
+        let dx = (x0 - x).max(x - x1).max(0.0);
+        let dy = (y0 - y).max(y - y1).max(0.0);
+        dx.hypot(dy) < r
+    }
+
+    /// A one-panel figure of `series` on [0, 1]².
+    fn one_panel(series: Vec<Series>) -> Figure {
+        Figure {
+            title: "legend".into(),
+            panels: vec![Panel::Xy(XyPlot {
+                title: "Legend placement".into(),
+                x: axis("x", 0.0, 1.0, false),
+                y: axis("y", 0.0, 1.0, false),
+                series,
+                lines: Vec::new(),
+            })],
+            panel_width: 520,
+            height: 440,
+        }
+    }
+
+    #[test]
+    fn legend_never_covers_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let (svg, png) = (dir.path().join("f.svg"), dir.path().join("f.png"));
+        // Data in all four corners (a peak reaching the top edge, points along the bottom,
+        // a line down the left side): the only free room is in the upper middle-right.
+        let xs: Vec<f64> = (0..=200).map(|i| i as f64 / 200.0).collect();
+        let peak = line(
+            "Fokker–Planck density",
+            xs.clone(),
+            xs.iter()
+                .map(|&x| 0.05 + 0.95 * (-((x - 0.85) / 0.06).powi(2)).exp())
+                .collect(),
+            2,
+        );
+        let side = line(
+            "left",
+            xs.iter().map(|&y| 0.02 + 0.1 * y).collect(),
+            xs.clone(),
+            0,
+        );
+        let bottom = points(
+            "runs",
+            (0..40).map(|i| i as f64 / 39.0).collect(),
+            (0..40).map(|i| 0.1 + 0.05 * ((i * 7 % 5) as f64)).collect(),
+            4,
+        );
+        let fig = one_panel(vec![peak, side, bottom]);
+        render(&fig, &svg, &png).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let (rect, _, data) = legend_and_data(&text);
+        assert!(data.len() > 1000, "{} data points", data.len());
+        for d in &data {
+            assert!(!meets(rect, *d), "legend {rect:?} covers {d:?}");
+        }
+        // Inside the plot: below the title strip, above the lowest data.
+        let lowest = data.iter().map(|d| d.1).fold(0.0, f64::max);
+        assert!(rect.1 > 40.0 && rect.3 < lowest, "{rect:?}");
+
+        // Points everywhere: no room inside, so the legend goes above the plot.
+        let n = 60;
+        let fill = points(
+            "everywhere",
+            (0..n * n)
+                .map(|i| (i % n) as f64 / (n - 1) as f64)
+                .collect(),
+            (0..n * n)
+                .map(|i| (i / n) as f64 / (n - 1) as f64)
+                .collect(),
+            1,
+        );
+        render(&one_panel(vec![fill]), &svg, &png).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let (rect, _, data) = legend_and_data(&text);
+        assert_eq!(data.len(), n * n);
+        let top = data.iter().map(|d| d.1 - d.2).fold(f64::INFINITY, f64::min);
+        assert!(rect.3 < top, "legend {rect:?} reaches the data (top {top})");
+    }
+
+    #[test]
+    fn png_is_twice_the_svg_with_scaled_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (svg, png) = (dir.path().join("f.svg"), dir.path().join("f.png"));
+        let mut fig = demo();
+        fig.panels.truncate(1);
+        (fig.panel_width, fig.height) = (720, 440);
+        render(&fig, &svg, &png).unwrap();
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(png_size(&bytes), (1440, 880));
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains(r#"width="720""#) && text.contains(r#"height="440""#));
+        // The PNG is the same drawing at twice the size, text included: the title's dark
+        // rows (above the plot) are twice as many as at the SVG's size.
+        let title_rows = |k: u32| {
+            let (w, h) = (720 * k, 440 * k);
+            let mut buf = vec![0u8; (w * h * 3) as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+                draw::figure(root, &fig, draw::Px(f64::from(k))).unwrap();
+            }
+            (0..(30 * k) as usize)
+                .filter(|&r| {
+                    buf[r * w as usize * 3..(r + 1) * w as usize * 3]
+                        .chunks(3)
+                        .any(|p| p.iter().all(|&c| c < 100))
+                })
+                .count()
+        };
+        let (one, two) = (title_rows(1), title_rows(PNG_SCALE));
+        assert!(one >= 10, "{one} rows of title at 1×");
+        assert!(
+            (two as f64 / one as f64 - 2.0).abs() < 0.25,
+            "title {one} rows at 1×, {two} at 2×"
+        );
+    }
+
+    fn line(label: &str, x: Vec<f64>, y: Vec<f64>, color: usize) -> Series {
+        series(label, x, y, Style::Line, color)
+    }
+
+    fn points(label: &str, x: Vec<f64>, y: Vec<f64>, color: usize) -> Series {
+        series(label, x, y, Style::Points, color)
     }
 
     #[test]

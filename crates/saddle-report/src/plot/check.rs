@@ -23,9 +23,11 @@ pub(super) fn figure(fig: &Figure) -> Result<(), PlotError> {
         )));
     }
     let width = u64::from(fig.panel_width) * fig.panels.len() as u64;
-    if width > MAX_SIDE || u64::from(fig.height) > MAX_SIDE {
+    // The PNG is drawn at PNG_SCALE times the size.
+    let max = MAX_SIDE / u64::from(super::PNG_SCALE);
+    if width > max || u64::from(fig.height) > max {
         return Err(data(format!(
-            "{width}×{} px is too large (at most {MAX_SIDE} px a side)",
+            "{width}×{} px is too large (at most {max} px a side)",
             fig.height
         )));
     }
@@ -100,6 +102,15 @@ fn series(s: &Series) -> Result<(), String> {
                 hi.len()
             ));
         }
+    }
+    if !(s.marker_r.is_finite() && s.marker_r > 0.0 && s.marker_r <= 50.0) {
+        return Err(format!(
+            "{name}: marker radius {} is not in (0, 50] px",
+            s.marker_r
+        ));
+    }
+    if !(s.opacity > 0.0 && s.opacity <= 1.0) {
+        return Err(format!("{name}: opacity {} is not in (0, 1]", s.opacity));
     }
     if let Some(err) = &s.err {
         if err.len() != points {

@@ -21,11 +21,11 @@ const TICK_PX: f64 = 14.0;
 /// Legend entries.
 const LEGEND_PX: f64 = 14.0;
 /// Height of the title strip above each panel.
-const TITLE_H: i32 = 34;
+const TITLE_H: f64 = 34.0;
 /// Height of the x tick labels and axis label under a plot.
-const X_LABEL_AREA: i32 = 54;
+const X_LABEL_AREA: f64 = 54.0;
 /// Space left around each plot.
-const MARGIN: i32 = 8;
+const MARGIN: f64 = 8.0;
 /// Major grid lines.
 const GRID: RGBColor = RGBColor(218, 218, 218);
 /// Minor grid lines.
@@ -38,8 +38,10 @@ const CONTOUR: RGBColor = RGBColor(45, 45, 45);
 const BAND_ALPHA: f64 = 0.22;
 /// Opacity of bar fills.
 const BAR_ALPHA: f64 = 0.35;
-/// Marker radius in pixels.
-const MARKER_R: i32 = 4;
+/// Default marker radius in pixels.
+pub(super) const MARKER_R: f64 = 4.0;
+/// Legend frames.
+const LEGEND_FRAME: RGBColor = RGBColor(160, 160, 160);
 
 type Res<T = ()> = Result<T, String>;
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Scale, Scale>>;
@@ -85,27 +87,53 @@ fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// Draw `fig` onto `root` and write it out.
-pub(super) fn figure<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, fig: &Figure) -> Res {
+/// Pixel sizes at a scale factor: every size above is in logical pixels (the SVG's); the PNG
+/// is drawn at [`super::PNG_SCALE`] times the size, with every length and font scaled alike.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Px(pub f64);
+
+impl Px {
+    /// A length in device pixels.
+    fn i(self, v: f64) -> i32 {
+        (v * self.0).round() as i32
+    }
+
+    /// A line width in device pixels (at least 1).
+    fn w(self, v: f64) -> u32 {
+        (v * self.0).round().max(1.0) as u32
+    }
+
+    /// A font size in device pixels.
+    fn font(self, v: f64) -> TextStyle<'static> {
+        text(v * self.0)
+    }
+}
+
+/// Draw `fig` onto `root` at scale `px` and write it out.
+pub(super) fn figure<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    fig: &Figure,
+    px: Px,
+) -> Res {
     root.fill(&WHITE).map_err(err)?;
     let areas = root.split_evenly((1, fig.panels.len()));
     for (area, panel) in areas.iter().zip(&fig.panels) {
         match panel {
-            Panel::Xy(p) => xy(area, p)?,
-            Panel::Heat(h) => heat(area, h)?,
+            Panel::Xy(p) => xy(area, p, px)?,
+            Panel::Heat(h) => heat(area, h, px)?,
         }
     }
     root.present().map_err(err)
 }
 
 /// The panel title, centred in `area`, shrunk to fit its width.
-fn title<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str) -> Res {
+fn title<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, px: Px) -> Res {
     let (w, h) = area.dim_in_pixel();
     let mut size = TITLE_PX;
     let style = loop {
-        let style = text(size);
+        let style = px.font(size);
         let (tw, _) = area.estimate_text_size(title, &style).map_err(err)?;
-        if f64::from(tw) <= f64::from(w) - 16.0 || size <= 10.0 {
+        if f64::from(tw) <= f64::from(w) - 16.0 * px.0 || size <= 10.0 {
             break style;
         }
         size -= 1.0;
@@ -129,47 +157,56 @@ fn widest<DB: DrawingBackend>(
     Ok(w)
 }
 
-/// Tick counts for a panel body (plot, labels and margins) of `w × h` pixels.
-fn tick_counts(w: u32, h: u32) -> (usize, usize) {
-    let nx = (w.saturating_sub(110) / 60).clamp(3, 10) as usize;
-    let ny = (h.saturating_sub(80) / 45).clamp(3, 10) as usize;
+/// Tick counts for a panel body (plot, labels and margins) of `w × h` device pixels.
+fn tick_counts(w: u32, h: u32, px: Px) -> (usize, usize) {
+    let (w, h) = (f64::from(w) / px.0, f64::from(h) / px.0);
+    let nx = ((w - 110.0).max(0.0) / 60.0).clamp(3.0, 10.0) as usize;
+    let ny = ((h - 80.0).max(0.0) / 45.0).clamp(3.0, 10.0) as usize;
     (nx, ny)
 }
 
-/// Axes over `area` with room for tick labels and axis labels.
-fn axes<'a, DB: DrawingBackend>(
+/// The chart over `area`, with room for tick labels and axis labels; nothing drawn yet.
+fn layout<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     sx: &Scale,
     sy: &Scale,
-    x: &Axis,
-    y: &Axis,
-    grid: bool,
+    px: Px,
 ) -> Res<Chart<'a, DB>> {
-    let tick = text(TICK_PX);
+    let tick = px.font(TICK_PX);
     let label_w = widest(area, sy.ticks.iter().map(|t| &t.1), &tick)?;
     // The last x tick label is centred on the right edge: keep its right half inside.
     let last_w = widest(area, sx.ticks.last().map(|t| &t.1), &tick)?;
-    let mut chart = ChartBuilder::on(area)
-        .margin_top(MARGIN)
-        .margin_bottom(MARGIN)
+    ChartBuilder::on(area)
+        .margin_top(px.i(MARGIN))
+        .margin_bottom(px.i(MARGIN))
         // Room between this panel's axis label and the panel (or colour bar) to its left.
-        .margin_left(MARGIN + 16)
-        .margin_right((last_w / 2 + 6).max(16))
-        .x_label_area_size(X_LABEL_AREA)
+        .margin_left(px.i(MARGIN + 16.0))
+        .margin_right((last_w / 2 + px.i(6.0)).max(px.i(16.0)))
+        .x_label_area_size(px.i(X_LABEL_AREA))
         // On narrow panels long tick labels may be cut rather than squeeze out the plot.
-        .y_label_area_size((label_w + 46).min(area.dim_in_pixel().0 as i32 / 3))
+        .y_label_area_size((label_w + px.i(46.0)).min(area.dim_in_pixel().0 as i32 / 3))
         .build_cartesian_2d(sx.clone(), sy.clone())
-        .map_err(err)?;
+        .map_err(err)
+}
+
+/// The axes, ticks, tick labels, axis labels and (if `grid`) grid lines of `chart`.
+fn mesh<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    (sx, sy): (&Scale, &Scale),
+    (x, y): (&Axis, &Axis),
+    grid: bool,
+    px: Px,
+) -> Res {
     let mut mesh = chart.configure_mesh();
     mesh.x_labels(sx.ticks.len().max(1))
         .y_labels(sy.ticks.len().max(1))
         .max_light_lines(10)
-        .set_all_tick_mark_size(5)
-        .label_style(tick)
-        .axis_desc_style(text(LABEL_PX))
-        .bold_line_style(GRID)
-        .light_line_style(MINOR_GRID)
-        .axis_style(AXIS);
+        .set_all_tick_mark_size(px.i(5.0))
+        .label_style(px.font(TICK_PX))
+        .axis_desc_style(px.font(LABEL_PX))
+        .bold_line_style(GRID.stroke_width(px.w(1.0)))
+        .light_line_style(MINOR_GRID.stroke_width(px.w(1.0)))
+        .axis_style(AXIS.stroke_width(px.w(1.0)));
     if !x.label.is_empty() {
         mesh.x_desc(x.label.as_str());
     }
@@ -179,19 +216,12 @@ fn axes<'a, DB: DrawingBackend>(
     if !grid {
         mesh.disable_mesh();
     }
-    mesh.draw().map_err(err)?;
-    Ok(chart)
+    mesh.draw().map_err(err)
 }
 
-/// A line, points and histogram panel.
-fn xy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &XyPlot) -> Res {
-    let (top, body) = area.split_vertically(TITLE_H);
-    title(&top, &p.title)?;
-    let (w, h) = body.dim_in_pixel();
-    let (nx, ny) = tick_counts(w, h);
-    let (sx, sy) = (Scale::new(&p.x, nx), Scale::new(&p.y, ny));
-    let chart = axes(&body, &sx, &sy, &p.x, &p.y, true)?;
-    let mut painter = Painter::new(chart.plotting_area(), sx, sy);
+/// Everything drawn in the plotting area of an x–y panel, and its legend entries (reference
+/// lines that cannot be shown have none).
+fn paint_xy<DB: DrawingBackend>(painter: &mut Painter<'_, DB>, p: &XyPlot) -> Res<Vec<Entry>> {
     let mut legend = Vec::new();
     for s in &p.series {
         painter.series(s)?;
@@ -205,49 +235,103 @@ fn xy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &XyPlot) -> Res {
                 label: r.label.clone(),
                 colour: colour(r.color),
                 swatch: Swatch::Ref,
+                marker_r: MARKER_R,
+                opacity: 1.0,
             });
         }
     }
-    frame(painter.area)?;
-    painter.legend(&legend)
+    Ok(legend)
 }
 
-/// A colour map panel with its colour bar.
-fn heat<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, h: &HeatMap) -> Res {
-    let (top, body) = area.split_vertically(TITLE_H);
-    title(&top, &h.title)?;
-    let (w, ht) = body.dim_in_pixel();
-    let plot_h = ht.saturating_sub((X_LABEL_AREA + 2 * MARGIN) as u32);
-    let sc = Scale::new(&h.scale, (plot_h / 45).clamp(3, 8) as usize);
-    let bar_labels = widest(&body, sc.ticks.iter().map(|t| &t.1), &text(TICK_PX))? + 40;
-    let bar_w = (14 + 18 + 4 + bar_labels).min(w as i32 / 3);
-    let (main, bar) = body.split_horizontally(w as i32 - bar_w);
-    let (mw, _) = main.dim_in_pixel();
-    let (nx, ny) = tick_counts(mw, ht);
-    let (sx, sy) = (Scale::new(&h.x, nx), Scale::new(&h.y, ny));
-    let chart = axes(&main, &sx, &sy, &h.x, &h.y, false)?;
-    let mut painter = Painter::new(chart.plotting_area(), sx, sy);
-    painter.cells(h, &sc)?;
+/// A line, points and histogram panel. The legend goes into the emptiest place inside the
+/// plot that covers no data; where there is none, into a strip above the plot.
+fn xy<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &XyPlot, px: Px) -> Res {
+    let (top, body) = area.split_vertically(px.i(TITLE_H));
+    title(&top, &p.title, px)?;
+    let (w, h) = body.dim_in_pixel();
+    let (nx, ny) = tick_counts(w, h, px);
+    let (sx, sy) = (Scale::new(&p.x, nx), Scale::new(&p.y, ny));
+    // A dry run finds where the data are, and the legend's entries.
+    let (entries, spot) = {
+        let chart = layout(&body, &sx, &sy, px)?;
+        let mut dry = Painter::new(chart.plotting_area(), sx.clone(), sy.clone(), px, true);
+        let entries = paint_xy(&mut dry, p)?;
+        let spot = dry.legend_spot(&entries)?;
+        (entries, spot)
+    };
+    let (strip, body) = if entries.is_empty() || spot.is_some() {
+        (None, body)
+    } else {
+        let hs = legend_strip_height(&body, &entries, px)?;
+        let (s, b) = body.split_vertically(hs);
+        (Some(s), b)
+    };
+    let mut chart = layout(&body, &sx, &sy, px)?;
+    mesh(&mut chart, (&sx, &sy), (&p.x, &p.y), true, px)?;
+    let mut painter = Painter::new(chart.plotting_area(), sx, sy, px, false);
+    paint_xy(&mut painter, p)?;
+    frame(painter.area, px)?;
+    match (spot, strip) {
+        (Some(at), _) => draw_legend(&painter.area.strip_coord_spec(), &entries, at, 1, px),
+        (None, Some(strip)) => legend_in_strip(&strip, &entries, px),
+        (None, None) => Ok(()),
+    }
+}
+
+/// A colour map panel with its colour bar. The cells are data everywhere, so its legend
+/// (contours, overlays) goes into a strip above the plot.
+fn heat<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, h: &HeatMap, px: Px) -> Res {
+    let (top, body) = area.split_vertically(px.i(TITLE_H));
+    title(&top, &h.title, px)?;
     let mut legend = Vec::new();
     if let Some(c) = &h.contours {
-        painter.contours(c)?;
         if !c.label.is_empty() {
             legend.push(Entry {
                 label: c.label.clone(),
                 colour: CONTOUR,
                 swatch: Swatch::Contour,
+                marker_r: MARKER_R,
+                opacity: 1.0,
             });
         }
     }
+    legend.extend(
+        h.overlays
+            .iter()
+            .filter(|s| !s.label.is_empty())
+            .map(Entry::of_series),
+    );
+    let (strip, body) = if legend.is_empty() {
+        (None, body)
+    } else {
+        let hs = legend_strip_height(&body, &legend, px)?;
+        let (s, b) = body.split_vertically(hs);
+        (Some(s), b)
+    };
+    let (w, ht) = body.dim_in_pixel();
+    let plot_h = f64::from(ht) / px.0 - X_LABEL_AREA - 2.0 * MARGIN;
+    let sc = Scale::new(&h.scale, (plot_h / 45.0).clamp(3.0, 8.0) as usize);
+    let bar_labels = widest(&body, sc.ticks.iter().map(|t| &t.1), &px.font(TICK_PX))? + px.i(40.0);
+    let bar_w = (px.i(14.0 + 18.0 + 4.0) + bar_labels).min(w as i32 / 3);
+    let (main, bar) = body.split_horizontally(w as i32 - bar_w);
+    let (mw, _) = main.dim_in_pixel();
+    let (nx, ny) = tick_counts(mw, ht, px);
+    let (sx, sy) = (Scale::new(&h.x, nx), Scale::new(&h.y, ny));
+    let mut chart = layout(&main, &sx, &sy, px)?;
+    mesh(&mut chart, (&sx, &sy), (&h.x, &h.y), false, px)?;
+    let mut painter = Painter::new(chart.plotting_area(), sx, sy, px, false);
+    painter.cells(h, &sc)?;
+    if let Some(c) = &h.contours {
+        painter.contours(c)?;
+    }
     for s in &h.overlays {
         painter.series(s)?;
-        if !s.label.is_empty() {
-            legend.push(Entry::of_series(s));
-        }
     }
-    frame(painter.area)?;
-    painter.legend(&legend)?;
-    colour_bar(&bar, &h.scale, &sc, bar_labels.min(bar_w - 26))
+    frame(painter.area, px)?;
+    if let Some(strip) = strip {
+        legend_in_strip(&strip, &legend, px)?;
+    }
+    colour_bar(&bar, &h.scale, &sc, bar_labels.min(bar_w - px.i(26.0)), px)
 }
 
 /// The colour bar of a heat map: the colour scale as a vertical strip with ticks and label,
@@ -257,12 +341,13 @@ fn colour_bar<DB: DrawingBackend>(
     axis: &Axis,
     sc: &Scale,
     label_area: i32,
+    px: Px,
 ) -> Res {
     let mut chart = ChartBuilder::on(area)
-        .margin_top(MARGIN)
-        .margin_bottom(MARGIN + X_LABEL_AREA)
-        .margin_left(14)
-        .margin_right(12)
+        .margin_top(px.i(MARGIN))
+        .margin_bottom(px.i(MARGIN + X_LABEL_AREA))
+        .margin_left(px.i(14.0))
+        .margin_right(px.i(12.0))
         .right_y_label_area_size(label_area)
         .build_cartesian_2d(Scale::unit(), sc.clone())
         .map_err(err)?;
@@ -282,10 +367,10 @@ fn colour_bar<DB: DrawingBackend>(
         .disable_x_axis()
         .y_labels(sc.ticks.len().max(1))
         .max_light_lines(0)
-        .set_all_tick_mark_size(5)
-        .label_style(text(TICK_PX))
-        .axis_desc_style(text(LABEL_PX))
-        .axis_style(AXIS);
+        .set_all_tick_mark_size(px.i(5.0))
+        .label_style(px.font(TICK_PX))
+        .axis_desc_style(px.font(LABEL_PX))
+        .axis_style(AXIS.stroke_width(px.w(1.0)));
     if !axis.label.is_empty() {
         mesh.y_desc(axis.label.as_str());
     }
@@ -297,19 +382,19 @@ fn colour_bar<DB: DrawingBackend>(
     pa.strip_coord_spec()
         .draw(&PathElement::new(
             vec![(r, 0), (0, 0), (0, b), (r, b)],
-            AXIS.stroke_width(1),
+            AXIS.stroke_width(px.w(1.0)),
         ))
         .map_err(err)
 }
 
 /// The top and right edges of a plotting area (the axes draw the left and bottom ones).
-fn frame<DB: DrawingBackend>(area: &PlotArea<DB>) -> Res {
+fn frame<DB: DrawingBackend>(area: &PlotArea<DB>, px: Px) -> Res {
     let (w, h) = area.dim_in_pixel();
     let (r, b) = (w as i32 - 1, h as i32 - 1);
     area.strip_coord_spec()
         .draw(&PathElement::new(
             vec![(0, 0), (r, 0), (r, b)],
-            AXIS.stroke_width(1),
+            AXIS.stroke_width(px.w(1.0)),
         ))
         .map_err(err)
 }
@@ -334,6 +419,10 @@ struct Entry {
     label: String,
     colour: RGBColor,
     swatch: Swatch,
+    /// Marker radius (logical pixels) of a points swatch.
+    marker_r: f64,
+    /// Opacity of a points swatch.
+    opacity: f64,
 }
 
 impl Entry {
@@ -354,6 +443,8 @@ impl Entry {
             label: s.label.clone(),
             colour: colour(s.color),
             swatch,
+            marker_r: s.marker_r,
+            opacity: s.opacity,
         }
     }
 }
@@ -366,10 +457,22 @@ fn runs(pts: &[Option<P>]) -> Vec<Vec<P>> {
         .collect()
 }
 
+/// Draws `$e` with `$p`'s area unless `$p` is a dry run.
+macro_rules! put {
+    ($p:expr, $e:expr) => {
+        if !$p.dry {
+            $p.area.draw($e).map_err(err)?;
+        }
+    };
+}
+
 /// Draws into the plotting area of one panel, in display coordinates, clipping to the view
-/// and remembering where marks were made (for placing the legend).
+/// and remembering where marks were made (for placing the legend). A dry run only
+/// remembers.
 struct Painter<'a, DB: DrawingBackend> {
     area: &'a PlotArea<DB>,
+    px: Px,
+    dry: bool,
     sx: Scale,
     sy: Scale,
     view: View,
@@ -380,7 +483,7 @@ struct Painter<'a, DB: DrawingBackend> {
 }
 
 impl<'a, DB: DrawingBackend> Painter<'a, DB> {
-    fn new(area: &'a PlotArea<DB>, sx: Scale, sy: Scale) -> Self {
+    fn new(area: &'a PlotArea<DB>, sx: Scale, sy: Scale, px: Px, dry: bool) -> Self {
         let (w, h) = area.dim_in_pixel();
         let view = View {
             x0: sx.lo,
@@ -390,6 +493,8 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
         };
         Painter {
             area,
+            px,
+            dry,
             sx,
             sy,
             view,
@@ -443,18 +548,18 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
     }
 
     /// A solid or dashed polyline, clipped.
-    fn polyline(&mut self, pts: &[P], c: RGBColor, dashed: bool, width: u32) -> Res {
+    fn polyline(&mut self, pts: &[P], c: RGBColor, dashed: bool, width: f64) -> Res {
+        let px = self.px;
         for piece in self.view.clip_polyline(pts) {
             self.mark_path(&piece);
-            let style = c.stroke_width(width);
+            let style = c.stroke_width(px.w(width));
             if dashed {
-                self.area
-                    .draw(&DashedPathElement::new(piece, 9, 6, style))
-                    .map_err(err)?;
+                put!(
+                    self,
+                    &DashedPathElement::new(piece, px.w(9.0), px.w(6.0), style)
+                );
             } else {
-                self.area
-                    .draw(&PathElement::new(piece, style))
-                    .map_err(err)?;
+                put!(self, &PathElement::new(piece, style));
             }
         }
         Ok(())
@@ -486,16 +591,16 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
                 .collect();
         if matches!(s.style, Style::Line | Style::Dashed) {
             for run in runs(&pts) {
-                self.polyline(&run, c, s.style == Style::Dashed, 2)?;
+                self.polyline(&run, c, s.style == Style::Dashed, 2.0)?;
             }
         }
         if let Some(e) = &s.err {
             let xs: Vec<_> = s.x.iter().map(|&x| self.sx.to_display(x)).collect();
-            self.error_bars(&xs, &s.y, e, c)?;
+            self.error_bars(&xs, &s.y, e, c.mix(s.opacity))?;
         }
         if s.style == Style::Points {
             for p in pts.into_iter().flatten() {
-                self.marker(p, c)?;
+                self.marker(p, c.mix(s.opacity), s.marker_r)?;
             }
         }
         Ok(())
@@ -538,16 +643,15 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
                 continue;
             };
             self.mark_box(lo, hi);
-            self.area
-                .draw(&Rectangle::new([lo, hi], c.mix(BAR_ALPHA).filled()))
-                .map_err(err)?;
-            self.area
-                .draw(&Rectangle::new([lo, hi], c.stroke_width(1)))
-                .map_err(err)?;
+            put!(self, &Rectangle::new([lo, hi], c.mix(BAR_ALPHA).filled()));
+            put!(
+                self,
+                &Rectangle::new([lo, hi], c.stroke_width(self.px.w(1.0)))
+            );
         }
         if let Some(e) = &s.err {
             let centres: Vec<_> = bins.iter().map(|b| b.map(|(a, e)| 0.5 * (a + e))).collect();
-            self.error_bars(&centres, &s.y, e, c)?;
+            self.error_bars(&centres, &s.y, e, c.to_rgba())?;
         }
         Ok(())
     }
@@ -563,14 +667,20 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
             if clipped.len() < 3 {
                 continue;
             }
-            for (l, u) in &pairs {
-                if let Some((a, b)) = self.view.clip_segment(*l, *u) {
-                    self.mark_path(&[a, b]);
+            // The band's inside: vertical strokes a few pixels apart.
+            for w in pairs.windows(2) {
+                let ((l0, u0), (l1, u1)) = (w[0], w[1]);
+                let dx = (self.pixel(l1).0 - self.pixel(l0).0).abs();
+                let n = (dx / (3.0 * self.px.0)).ceil().clamp(1.0, 10_000.0) as usize;
+                for k in 0..=n {
+                    let t = k as f64 / n as f64;
+                    let lerp = |a: P, b: P| (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+                    if let Some((a, b)) = self.view.clip_segment(lerp(l0, l1), lerp(u0, u1)) {
+                        self.mark_path(&[a, b]);
+                    }
                 }
             }
-            self.area
-                .draw(&Polygon::new(clipped, c.mix(BAND_ALPHA).filled()))
-                .map_err(err)?;
+            put!(self, &Polygon::new(clipped, c.mix(BAND_ALPHA).filled()));
         }
         Ok(())
     }
@@ -578,8 +688,10 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
     /// Vertical error bars ±`err` at display x positions `xs` and data heights `ys`, with
     /// caps where the bar ends inside the view. On a log axis a bar reaching 0 or below runs
     /// to the bottom edge.
-    fn error_bars(&mut self, xs: &[Option<f64>], ys: &[f64], errs: &[f64], c: RGBColor) -> Res {
-        let style = c.stroke_width(1);
+    fn error_bars(&mut self, xs: &[Option<f64>], ys: &[f64], errs: &[f64], c: RGBAColor) -> Res {
+        let px = self.px;
+        let style = c.stroke_width(px.w(1.0));
+        let cap = px.i(4.0);
         for ((&x, &y), &e) in xs.iter().zip(ys).zip(errs) {
             let Some(x) = x else { continue };
             if !(y.is_finite() && e.is_finite() && e >= 0.0) {
@@ -598,35 +710,35 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
                 continue;
             };
             self.mark_path(&[ca, cb]);
-            self.area
-                .draw(&PathElement::new(vec![ca, cb], style))
-                .map_err(err)?;
+            put!(self, &PathElement::new(vec![ca, cb], style));
             for (end, clipped) in [(a, ca), (b, cb)] {
                 if end == clipped && !(self.sy.log && end.1 == self.view.y0 && y - e <= 0.0) {
-                    self.area
-                        .draw(
-                            &(EmptyElement::at(end)
-                                + PathElement::new(vec![(-4, 0), (4, 0)], style)),
-                        )
-                        .map_err(err)?;
+                    put!(
+                        self,
+                        &(EmptyElement::at(end)
+                            + PathElement::new(vec![(-cap, 0), (cap, 0)], style))
+                    );
                 }
             }
         }
         Ok(())
     }
 
-    /// A circle marker with a white rim, if inside the view.
-    fn marker(&mut self, p: P, c: RGBColor) -> Res {
+    /// A circle marker of radius `r` (logical pixels) with a thin white rim, if inside the
+    /// view. Its whole disc counts as covered.
+    fn marker(&mut self, p: P, c: RGBAColor, r: f64) -> Res {
         if !self.view.contains(p) {
             return Ok(());
         }
-        self.marks.push(self.pixel(p));
-        self.area
-            .draw(&Circle::new(p, MARKER_R + 1, WHITE.filled()))
-            .map_err(err)?;
-        self.area
-            .draw(&Circle::new(p, MARKER_R, c.filled()))
-            .map_err(err)
+        let (cx, cy) = self.pixel(p);
+        let rr = r * self.px.0;
+        for (dx, dy) in [(0.0, 0.0), (-rr, 0.0), (rr, 0.0), (0.0, -rr), (0.0, rr)] {
+            self.marks.push((cx + dx, cy + dy));
+        }
+        let (ri, rim) = (self.px.i(r).max(1), self.px.i(r + 0.75).max(2));
+        put!(self, &Circle::new(p, rim, WHITE.mix(c.3.max(0.6)).filled()));
+        put!(self, &Circle::new(p, ri, c.filled()));
+        Ok(())
     }
 
     /// A reference line across the view; false when it cannot be shown (outside the range,
@@ -645,10 +757,12 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
             }
         };
         self.mark_path(&[a, b]);
-        let style = colour(r.color).stroke_width(2);
-        self.area
-            .draw(&DashedPathElement::new(vec![a, b], 3, 4, style))
-            .map_err(err)?;
+        let px = self.px;
+        let style = colour(r.color).stroke_width(px.w(2.0));
+        put!(
+            self,
+            &DashedPathElement::new(vec![a, b], px.w(3.0), px.w(4.0), style)
+        );
         Ok(true)
     }
 
@@ -677,7 +791,7 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
                 if let Some(c) = c {
                     let rect =
                         Rectangle::new([(xe(ix), ye(iy)), (xe(end), ye(iy + 1))], c.filled());
-                    self.area.draw(&rect).map_err(err)?;
+                    put!(self, &rect);
                 }
                 ix = end;
             }
@@ -689,7 +803,7 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
     fn contours(&mut self, c: &super::Contours) -> Res {
         let dx = (self.view.x1 - self.view.x0) / c.nx as f64;
         let dy = (self.view.y1 - self.view.y0) / c.ny as f64;
-        let style = CONTOUR.stroke_width(1);
+        let style = CONTOUR.stroke_width(self.px.w(1.0));
         for &level in &c.levels {
             let segs = marching_squares(
                 c.nx,
@@ -702,129 +816,292 @@ impl<'a, DB: DrawingBackend> Painter<'a, DB> {
             for (a, b) in segs {
                 if let Some((a, b)) = self.view.clip_segment(a, b) {
                     self.mark_path(&[a, b]);
-                    self.area
-                        .draw(&PathElement::new(vec![a, b], style))
-                        .map_err(err)?;
+                    put!(self, &PathElement::new(vec![a, b], style));
                 }
             }
         }
         Ok(())
     }
 
-    /// The legend: a box with a sample and label per entry, in the corner of the plotting
-    /// area that covers the fewest marks (upper right first on ties); left out when it does
-    /// not fit in the plotting area.
-    fn legend(&self, entries: &[Entry]) -> Res {
+    /// Where (top left, in pixels from the plotting area's top left) a one-column legend of
+    /// `entries` covers no mark: of the free places, the one nearest a corner (upper right,
+    /// upper left, lower right, lower left on ties). None when there is no free place or the
+    /// plot is too small for the legend.
+    fn legend_spot(&self, entries: &[Entry]) -> Res<Option<(i32, i32)>> {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let area = self.area.strip_coord_spec();
-        let font = text(LEGEND_PX);
-        let label_w = widest(&area, entries.iter().map(|e| &e.label), &font)?;
-        let (pad, row, sample, gap) = (8, 21, 30, 8);
-        let bw = pad + sample + gap + label_w + pad;
-        let bh = pad + row * entries.len() as i32 + pad / 2;
+        let px = self.px;
+        let (bw, bh) = legend_size(&self.area.strip_coord_spec(), entries, 1, px)?;
         let (w, h) = (self.size.0 as i32, self.size.1 as i32);
-        let inset = 10;
+        let inset = px.i(8.0);
         if bw + 2 * inset > w || bh + 2 * inset > h {
-            // Too small a plot for its legend: leave the data visible instead.
-            return Ok(());
+            return Ok(None);
         }
+        let free = Occupancy::new(&self.marks, self.size, 2.0 * px.0);
+        // Clearance between the box and the nearest mark.
+        let pad = 3.0 * px.0;
+        let step = px.i(4.0).max(1);
+        let along = |lo: i32, hi: i32| {
+            let mut v: Vec<i32> = (lo..hi).step_by(step as usize).collect();
+            v.push(hi);
+            v
+        };
         let corners = [
             (w - inset - bw, inset),
             (inset, inset),
             (w - inset - bw, h - inset - bh),
             (inset, h - inset - bh),
         ];
-        let covered = |&(x, y): &(i32, i32)| {
-            let (x0, y0) = (f64::from(x - 4), f64::from(y - 4));
-            let (x1, y1) = (f64::from(x + bw + 4), f64::from(y + bh + 4));
-            self.marks
-                .iter()
-                .filter(|m| m.0 >= x0 && m.0 <= x1 && m.1 >= y0 && m.1 <= y1)
-                .count()
-        };
-        let mut best = corners[0];
-        let mut best_n = covered(&best);
-        for c in &corners[1..] {
-            let n = covered(c);
-            if n < best_n {
-                (best, best_n) = (*c, n);
-            }
-        }
-        let (x, y) = best;
-        area.draw(&Rectangle::new(
-            [(x, y), (x + bw, y + bh)],
-            WHITE.mix(0.9).filled(),
-        ))
-        .map_err(err)?;
-        area.draw(&Rectangle::new(
-            [(x, y), (x + bw, y + bh)],
-            RGBColor(160, 160, 160).stroke_width(1),
-        ))
-        .map_err(err)?;
-        let font = font.pos(Pos::new(HPos::Left, VPos::Center));
-        for (i, e) in entries.iter().enumerate() {
-            let yc = y + pad + row * i as i32 + row / 2;
-            let (s0, s1) = (x + pad, x + pad + sample);
-            let sm = (s0 + s1) / 2;
-            let c = e.colour;
-            match e.swatch {
-                Swatch::Line { dashed, band } => {
-                    if band {
-                        area.draw(&Rectangle::new(
-                            [(s0, yc - 6), (s1, yc + 6)],
-                            c.mix(BAND_ALPHA).filled(),
-                        ))
-                        .map_err(err)?;
-                    }
-                    let pts = vec![(s0, yc), (s1, yc)];
-                    if dashed {
-                        area.draw(&DashedPathElement::new(pts, 9, 6, c.stroke_width(2)))
-                            .map_err(err)?;
-                    } else {
-                        area.draw(&PathElement::new(pts, c.stroke_width(2)))
-                            .map_err(err)?;
-                    }
+        let mut best: Option<((i32, i32), f64)> = None;
+        for &y in &along(inset, h - inset - bh) {
+            for &x in &along(inset, w - inset - bw) {
+                let (x0, y0) = (f64::from(x) - pad, f64::from(y) - pad);
+                let (x1, y1) = (f64::from(x + bw) + pad, f64::from(y + bh) + pad);
+                if free.count(x0, y0, x1, y1) > 0 {
+                    continue;
                 }
-                Swatch::Points { err: bars } => {
-                    if bars {
-                        area.draw(&PathElement::new(
-                            vec![(sm, yc - 7), (sm, yc + 7)],
-                            c.stroke_width(1),
-                        ))
-                        .map_err(err)?;
-                    }
-                    area.draw(&Circle::new((sm, yc), MARKER_R, c.filled()))
-                        .map_err(err)?;
-                }
-                Swatch::Bars => {
-                    let r = [(s0 + 5, yc - 7), (s1 - 5, yc + 7)];
-                    area.draw(&Rectangle::new(r, c.mix(BAR_ALPHA).filled()))
-                        .map_err(err)?;
-                    area.draw(&Rectangle::new(r, c.stroke_width(1)))
-                        .map_err(err)?;
-                }
-                Swatch::Ref => {
-                    area.draw(&DashedPathElement::new(
-                        vec![(s0, yc), (s1, yc)],
-                        3,
-                        4,
-                        c.stroke_width(2),
-                    ))
-                    .map_err(err)?;
-                }
-                Swatch::Contour => {
-                    area.draw(&PathElement::new(
-                        vec![(s0, yc), (s1, yc)],
-                        c.stroke_width(1),
-                    ))
-                    .map_err(err)?;
+                let cost = corners
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| f64::from((x - c.0).abs() + (y - c.1).abs()) + 0.1 * k as f64)
+                    .fold(f64::INFINITY, f64::min);
+                if best.is_none_or(|b| cost < b.1) {
+                    best = Some(((x, y), cost));
                 }
             }
-            area.draw_text(&e.label, &font, (s1 + gap, yc))
-                .map_err(err)?;
         }
-        Ok(())
+        Ok(best.map(|b| b.0))
     }
+}
+
+/// Marks counted on a grid of square cells, with prefix sums for counting those in any box.
+struct Occupancy {
+    /// Cell side in pixels.
+    cell: f64,
+    /// Cells along x and y.
+    n: (usize, usize),
+    /// sums[j * (nx + 1) + i]: the marks in cells [0, i) × [0, j).
+    sums: Vec<u32>,
+}
+
+impl Occupancy {
+    fn new(marks: &[(f64, f64)], size: (f64, f64), cell: f64) -> Occupancy {
+        let nx = (size.0 / cell).ceil().clamp(1.0, 1e5) as usize;
+        let ny = (size.1 / cell).ceil().clamp(1.0, 1e5) as usize;
+        let mut counts = vec![0u32; nx * ny];
+        for &(x, y) in marks {
+            if !(x.is_finite() && y.is_finite()) {
+                continue;
+            }
+            let i = ((x / cell).floor().max(0.0) as usize).min(nx - 1);
+            let j = ((y / cell).floor().max(0.0) as usize).min(ny - 1);
+            counts[j * nx + i] += 1;
+        }
+        let mut sums = vec![0u32; (nx + 1) * (ny + 1)];
+        for j in 0..ny {
+            for i in 0..nx {
+                sums[(j + 1) * (nx + 1) + i + 1] =
+                    counts[j * nx + i] + sums[j * (nx + 1) + i + 1] + sums[(j + 1) * (nx + 1) + i]
+                        - sums[j * (nx + 1) + i];
+            }
+        }
+        Occupancy {
+            cell,
+            n: (nx, ny),
+            sums,
+        }
+    }
+
+    /// Marks in the cells that meet the box [x0, x1] × [y0, y1] (pixels).
+    fn count(&self, x0: f64, y0: f64, x1: f64, y1: f64) -> u32 {
+        let (nx, ny) = self.n;
+        let cell = |v: f64, n: usize| ((v / self.cell).floor().max(0.0) as usize).min(n);
+        let (i0, i1) = (cell(x0, nx), (cell(x1, nx) + 1).min(nx));
+        let (j0, j1) = (cell(y0, ny), (cell(y1, ny) + 1).min(ny));
+        if i0 >= i1 || j0 >= j1 {
+            return 0;
+        }
+        let s = |i: usize, j: usize| self.sums[j * (nx + 1) + i];
+        s(i1, j1) + s(i0, j0) - s(i0, j1) - s(i1, j0)
+    }
+}
+
+// Legend metrics in logical pixels.
+/// Space inside the legend box around its entries.
+const LEGEND_PAD: f64 = 8.0;
+/// Height of one legend row.
+const LEGEND_ROW: f64 = 21.0;
+/// Width of a legend sample.
+const LEGEND_SAMPLE: f64 = 30.0;
+/// Space between a sample and its label.
+const LEGEND_GAP: f64 = 8.0;
+/// Space between legend columns.
+const LEGEND_COL_GAP: f64 = 18.0;
+
+/// Width of one legend column (sample, gap, widest label) in pixels.
+fn legend_column<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    px: Px,
+) -> Res<i32> {
+    let label_w = widest(area, entries.iter().map(|e| &e.label), &px.font(LEGEND_PX))?;
+    Ok(px.i(LEGEND_SAMPLE + LEGEND_GAP) + label_w)
+}
+
+/// Size in pixels of a legend box of `entries` in `cols` columns.
+fn legend_size<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    cols: usize,
+    px: Px,
+) -> Res<(i32, i32)> {
+    let col_w = legend_column(area, entries, px)?;
+    let cols = cols.clamp(1, entries.len().max(1));
+    let rows = entries.len().div_ceil(cols);
+    let bw = 2 * px.i(LEGEND_PAD) + cols as i32 * col_w + (cols as i32 - 1) * px.i(LEGEND_COL_GAP);
+    let bh = px.i(LEGEND_PAD) + rows as i32 * px.i(LEGEND_ROW) + px.i(LEGEND_PAD / 2.0);
+    Ok((bw, bh))
+}
+
+/// Columns and size of a legend laid out across `area`'s width (as few rows as fit, then
+/// as few columns as those rows need).
+fn strip_layout<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    px: Px,
+) -> Res<(usize, (i32, i32))> {
+    let avail = area.dim_in_pixel().0 as i32 - 2 * px.i(MARGIN);
+    let mut cols = entries.len().max(1);
+    while cols > 1 && legend_size(area, entries, cols, px)?.0 > avail {
+        cols -= 1;
+    }
+    let rows = entries.len().div_ceil(cols);
+    let cols = entries.len().div_ceil(rows).max(1);
+    Ok((cols, legend_size(area, entries, cols, px)?))
+}
+
+/// Height of the strip above a plot that holds its legend.
+fn legend_strip_height<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    px: Px,
+) -> Res<i32> {
+    let (_, (_, bh)) = strip_layout(area, entries, px)?;
+    Ok(bh + px.i(MARGIN))
+}
+
+/// The legend, centred in the strip above a plot.
+fn legend_in_strip<DB: DrawingBackend>(
+    strip: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    px: Px,
+) -> Res {
+    let (cols, (bw, _)) = strip_layout(strip, entries, px)?;
+    let w = strip.dim_in_pixel().0 as i32;
+    draw_legend(
+        strip,
+        entries,
+        ((w - bw).max(0) / 2, px.i(MARGIN)),
+        cols,
+        px,
+    )
+}
+
+/// A framed legend box with its top left at `at`: a sample and a label per entry, row by
+/// row in `cols` columns.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    (x, y): (i32, i32),
+    cols: usize,
+    px: Px,
+) -> Res {
+    let (bw, bh) = legend_size(area, entries, cols, px)?;
+    let cols = cols.clamp(1, entries.len().max(1));
+    let col_w = legend_column(area, entries, px)?;
+    area.draw(&Rectangle::new(
+        [(x, y), (x + bw, y + bh)],
+        WHITE.mix(0.9).filled(),
+    ))
+    .map_err(err)?;
+    area.draw(&Rectangle::new(
+        [(x, y), (x + bw, y + bh)],
+        LEGEND_FRAME.stroke_width(px.w(1.0)),
+    ))
+    .map_err(err)?;
+    let font = px.font(LEGEND_PX).pos(Pos::new(HPos::Left, VPos::Center));
+    let (pad, row, gap) = (px.i(LEGEND_PAD), px.i(LEGEND_ROW), px.i(LEGEND_GAP));
+    let (w1, w2) = (px.w(1.0), px.w(2.0));
+    let d = |v: f64| px.i(v);
+    for (i, e) in entries.iter().enumerate() {
+        let (ci, ri) = ((i % cols) as i32, (i / cols) as i32);
+        let yc = y + pad + row * ri + row / 2;
+        let s0 = x + pad + ci * (col_w + px.i(LEGEND_COL_GAP));
+        let s1 = s0 + px.i(LEGEND_SAMPLE);
+        let sm = (s0 + s1) / 2;
+        let c = e.colour;
+        match e.swatch {
+            Swatch::Line { dashed, band } => {
+                if band {
+                    area.draw(&Rectangle::new(
+                        [(s0, yc - d(6.0)), (s1, yc + d(6.0))],
+                        c.mix(BAND_ALPHA).filled(),
+                    ))
+                    .map_err(err)?;
+                }
+                let pts = vec![(s0, yc), (s1, yc)];
+                if dashed {
+                    area.draw(&DashedPathElement::new(
+                        pts,
+                        px.w(9.0),
+                        px.w(6.0),
+                        c.stroke_width(w2),
+                    ))
+                    .map_err(err)?;
+                } else {
+                    area.draw(&PathElement::new(pts, c.stroke_width(w2)))
+                        .map_err(err)?;
+                }
+            }
+            Swatch::Points { err: bars } => {
+                let c = c.mix(e.opacity);
+                if bars {
+                    area.draw(&PathElement::new(
+                        vec![(sm, yc - d(7.0)), (sm, yc + d(7.0))],
+                        c.stroke_width(w1),
+                    ))
+                    .map_err(err)?;
+                }
+                area.draw(&Circle::new((sm, yc), px.i(e.marker_r).max(1), c.filled()))
+                    .map_err(err)?;
+            }
+            Swatch::Bars => {
+                let r = [(s0 + d(5.0), yc - d(7.0)), (s1 - d(5.0), yc + d(7.0))];
+                area.draw(&Rectangle::new(r, c.mix(BAR_ALPHA).filled()))
+                    .map_err(err)?;
+                area.draw(&Rectangle::new(r, c.stroke_width(w1)))
+                    .map_err(err)?;
+            }
+            Swatch::Ref => {
+                area.draw(&DashedPathElement::new(
+                    vec![(s0, yc), (s1, yc)],
+                    px.w(3.0),
+                    px.w(4.0),
+                    c.stroke_width(w2),
+                ))
+                .map_err(err)?;
+            }
+            Swatch::Contour => {
+                area.draw(&PathElement::new(
+                    vec![(s0, yc), (s1, yc)],
+                    c.stroke_width(w1),
+                ))
+                .map_err(err)?;
+            }
+        }
+        area.draw_text(&e.label, &font, (s1 + gap, yc))
+            .map_err(err)?;
+    }
+    Ok(())
 }
