@@ -372,7 +372,8 @@ fn drawn_counts_agree_with_the_exact_escape_probability() {
         &escape_probability::Init::Uniform { lo: -1.0, hi: 1.0 },
     )
     .unwrap()
-    .value;
+    .exact
+    .expect("the exact sum over the counts");
     assert!(p > 0.05 && p < 0.95, "{p}");
     let se = (p * (1.0 - p) / runs as f64).sqrt();
     let got = s.escape_fraction.unwrap();
