@@ -48,7 +48,10 @@ fn mu_is_eq_83_and_minus_infinity_at_prop_1() {
     // s² of a two-point law: ¼ (ln|1 − λ| − ln|1 + 2λ|)².
     let s2 = 0.25 * ((0.2f64).ln() - (2.6f64).ln()).powi(2);
     close(num(&r[0]["s2"]), s2, 1e-14, "s2(0.8)");
-    assert!(r[1]["mu"].is_null() && r[1]["s2"].is_null());
+    // −∞ is spelled out, never null (null would read as "absent"); s² does not exist.
+    assert_eq!(r[1]["mu"], "-inf");
+    assert_eq!(r[1]["phase"], "absorbed");
+    assert!(r[1]["s2"].is_null());
     assert_eq!(num(&r[1]["zero_probability"]), 0.5);
     // The same from an experiment file: its noise and learning rate.
     let f = theory_json(d.path(), &["mu", &repo("experiments/fig1-left.toml")]);
@@ -340,6 +343,20 @@ fn bad_theory_arguments_exit_2_and_say_what_is_allowed() {
     );
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (vec!["mu", "--a", "-1", "--lr", "0"], vec!["lr", "> 0"]),
+        (
+            vec![
+                "phase-boundary",
+                "--a",
+                "-1",
+                "--grid",
+                "18446744073709551615",
+            ],
+            vec!["--grid", "18446744073709551615", "100000000"],
+        ),
+        (
+            vec!["phase-boundary", "--a", "-1", "--grid", "1"],
+            vec!["--grid", "2 <= grid"],
+        ),
         (vec!["mu", "--a", "-1", "--lr", "-0.5"], vec!["lr", "> 0"]),
         (vec!["mu", "--lr", "0.5"], vec!["no noise law", "--a"]),
         (
@@ -410,4 +427,68 @@ fn bad_theory_arguments_exit_2_and_say_what_is_allowed() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Overflow never flips the answer: values ±10²⁰⁰ at λ = 10¹⁵⁰ multiply w by ~10³⁵⁰ per step,
+/// so every simulated run diverges and μ = 350 ln 10 > 0 (escape), never "trapped, −∞"; one
+/// ulp above λ = 1 two-point noise has its finite Eq. 83 value, not null. No null anywhere.
+#[test]
+fn mu_at_overflowing_inputs_escapes_and_has_no_null() {
+    let d = tempdir();
+    let noise = "{kind = \"discrete\", values = [1e200, -1e200], probs = [0.5, 0.5]}";
+    let v = theory_json(d.path(), &["mu", "--noise", noise, "--lr", "1e150"]);
+    let r = &v["results"][0];
+    close(num(&r["mu"]), 350.0 * 10f64.ln(), 1e-12, "mu(1e150)");
+    assert_eq!(r["phase"], "escape");
+    for key in ["mu", "s2", "mu_error", "s2_error", "zero_probability"] {
+        assert!(r[key].is_number(), "{key}: {r}");
+    }
+    assert!(num(&r["s2"]) < 1e-20, "{r}");
+    let v = theory_json(d.path(), &["mu", "--a", "-1", "--lr", "1.0000000000000002"]);
+    let r = &v["results"][0];
+    let lr = 1.0000000000000002f64;
+    let eq83 = 0.5 * ((1.0 - lr) * (1.0 + 2.0 * lr)).abs().ln();
+    close(num(&r["mu"]), eq83, 1e-12, "mu one ulp above 1");
+    close(num(&r["mu_eq83"]), eq83, 1e-12, "mu_eq83 one ulp above 1");
+    assert_eq!(r["phase"], "trapped");
+    assert!(!v.to_string().contains("null"), "{v}");
+}
+
+/// phase-boundary: a fine grid keeps both roots of a = −1; a = 10¹⁰ has Eqs 85–86's three
+/// roots (mpmath: 2.0000000004e-10, 0.9999999999, 1.0000000001), numeric and closed agree.
+#[test]
+fn phase_boundary_keeps_roots_at_fine_grids_and_large_a() {
+    let d = tempdir();
+    let v = theory_json(
+        d.path(),
+        &["phase-boundary", "--a", "-1", "--grid", "100000000"],
+    );
+    let roots: Vec<f64> = v["points"][0]["numeric"]["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(num)
+        .collect();
+    assert_eq!(roots.len(), 2, "{roots:?}");
+    close(roots[0], 0.5, 1e-15, "root 0.5");
+    close(roots[1], 1.2807764064044151375, 1e-15, "root 1.28");
+    let v = theory_json(d.path(), &["phase-boundary", "--a", "1e10"]);
+    let p = &v["points"][0];
+    let want = [
+        2.0000000004000000001e-10,
+        0.99999999989999999997,
+        1.0000000001,
+    ];
+    for key in ["numeric", "closed"] {
+        let got: Vec<f64> = p[key]["roots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(num)
+            .collect();
+        assert_eq!(got.len(), 3, "{key}: {got:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 1e-14 * w, "{key}: {got:?}");
+        }
+    }
 }
