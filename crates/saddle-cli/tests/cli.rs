@@ -398,7 +398,7 @@ fn bad_input_exits_2_with_a_precise_message() {
             "--set without =",
             base(),
             &["run", "exp.toml", "--set", "optimizer.lr"],
-            &["--set", "optimizer.lr", "expected path=value"],
+            &["--set optimizer.lr", "expected PATH=VALUE"],
         ),
         case(
             "--set optimizer.lr=-3",
@@ -420,7 +420,7 @@ fn bad_input_exits_2_with_a_precise_message() {
             "--threads 0",
             base(),
             &["run", "exp.toml", "--threads", "0"],
-            &["--threads", "between 1 and 4096", "got 0"],
+            &["--threads", "between 1 and", "8 per core", "got 0"],
         ),
         case(
             "--shard 0/2",
@@ -1405,4 +1405,381 @@ fn overrides_change_the_run() {
     check_summary(&s, 300, 100, 1);
     assert_eq!(s["name"].as_str(), Some("renamed"));
     assert_eq!(s["histograms"], serde_json::json!([]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input and output conditions: closed pipes, full disks, non-regular files, huge values
+// ---------------------------------------------------------------------------------------------
+
+/// Wait for `child` at most `secs` seconds; kill it and fail the test ("hang") past that.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    secs: u64,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait for saddle") {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hang: {what} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A reader that closes the pipe before reading anything (`saddle … | head -c 0`) ends the
+/// program quietly: exit 0, nothing on stderr, for every command that prints.
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_with_exit_0() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "fig1.toml", &FIG1.replace("runs = 2000", "runs = 50"));
+    for args in [
+        &["run", "fig1.toml", "--json"][..],
+        &["run", "fig1.toml"],
+        &["describe", "fig1.toml"],
+        &["theory", "phase", "--help"],
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start saddle");
+        drop(child.stdout.take()); // the read end closes before saddle writes
+        let st = wait_or_kill(&mut child, 60, &args.join(" "));
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(
+            st.code(),
+            Some(0),
+            "saddle {}: {st:?}\n{err}",
+            args.join(" ")
+        );
+        assert!(
+            err.is_empty(),
+            "saddle {}: stderr not empty:\n{err}",
+            args.join(" ")
+        );
+    }
+}
+
+/// Any other write error (a full disk) is reported, exit 1, never a panic.
+#[test]
+fn a_full_stdout_is_an_error_with_exit_1() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!("skipped: no /dev/full on this system");
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "exp.toml", BASE);
+    for args in [
+        &["describe", "exp.toml"][..],
+        &["run", "exp.toml", "--json"],
+    ] {
+        let o = Command::new(BIN)
+            .args(args)
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .stdout(std::fs::OpenOptions::new().write(true).open(full).unwrap())
+            .output()
+            .expect("run saddle");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "saddle {}:\n{err}",
+            args.join(" ")
+        );
+        assert!(
+            err.contains("cannot write to standard output") && !err.contains("panicked"),
+            "saddle {}:\n{err}",
+            args.join(" ")
+        );
+    }
+}
+
+/// A FIFO (which blocks on open), a device that never ends and a directory are refused at
+/// once, before opening, with exit 2; so is a file over the 1 MiB limit.
+#[test]
+fn non_regular_and_oversized_experiment_files_are_refused_fast() {
+    let dir = tempdir();
+    let d = dir.path();
+    let mut cases: Vec<(String, &str)> = vec![
+        ("/dev/zero".into(), "not a regular file"),
+        ("/dev/urandom".into(), "not a regular file"),
+        (d.display().to_string(), "a directory"),
+    ];
+    let fifo = d.join("fifo.toml");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        cases.push((fifo.display().to_string(), "not a regular file"));
+    } else {
+        eprintln!("mkfifo unavailable: the FIFO case is skipped");
+    }
+    let big = d.join("big.toml");
+    std::fs::write(&big, format!("{BASE}\n#{}\n", "x".repeat(1 << 20))).unwrap();
+    cases.push((big.display().to_string(), "at most 1 MiB"));
+    for (file, expect) in &cases {
+        for cmd in ["run", "describe"] {
+            if !Path::new(file).exists() {
+                continue;
+            }
+            let start = Instant::now();
+            let mut child = Command::new(BIN)
+                .args([cmd, file.as_str()])
+                .current_dir(d)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let st = wait_or_kill(&mut child, 10, &format!("saddle {cmd} {file}"));
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            assert_eq!(st.code(), Some(2), "saddle {cmd} {file}: {err}");
+            assert!(
+                err.contains(expect) && !err.contains("panicked"),
+                "{file}: {err}"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{file} took {:?}",
+                start.elapsed()
+            );
+        }
+    }
+}
+
+/// Integers beyond i64 (TOML's integers) are "too large", never wrapped to -1; long values
+/// are echoed shortened; floats compactly (1e308, not 309 digits).
+#[test]
+fn huge_values_are_reported_as_too_large_and_echoed_shortened() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "exp.toml", BASE);
+    let o = saddle(
+        d,
+        &["run", "exp.toml", "--set", "seed=18446744073709551615"],
+    );
+    o.assert_bad_input(&["--set seed=18446744073709551615", "too large"]);
+    assert!(!o.stderr.contains("-1"), "wrapped:\n{}", o.describe());
+    let o = saddle(
+        d,
+        &["run", "exp.toml", "--set", "runs=99999999999999999999999"],
+    );
+    o.assert_bad_input(&["runs", "too large"]);
+    let o = saddle(d, &["run", "exp.toml", "--set", "seed=1e300"]);
+    o.assert_bad_input(&["seed", "1e300", "too large"]);
+
+    let long = format!("optimizer.lr={}", "9".repeat(100_000));
+    let o = saddle(d, &["run", "exp.toml", "--set", &long]);
+    o.assert_bad_input(&["optimizer.lr", "…(100013 bytes)"]);
+    assert!(
+        o.stderr.len() < 1000,
+        "not shortened: {} bytes",
+        o.stderr.len()
+    );
+    let key = format!("optimizer.{}=1", "k".repeat(100_000));
+    let o = saddle(d, &["run", "exp.toml", "--set", &key]);
+    o.assert_bad_input(&["unknown key"]);
+    assert!(
+        o.stderr.len() < 1000,
+        "not shortened: {} bytes",
+        o.stderr.len()
+    );
+
+    let o = saddle(d, &["run", "exp.toml", "--set", "optimizer.lr=-1e308"]);
+    o.assert_bad_input(&["optimizer.lr", "got -1e308"]);
+    let o = saddle(
+        d,
+        &["run", "exp.toml", "--set", "noise.injected_sigma=-1.5e-9"],
+    );
+    o.assert_bad_input(&["noise.injected_sigma", "got -1.5e-9"]);
+    // A theory flag that becomes a TOML integer.
+    let o = saddle(
+        d,
+        &[
+            "theory",
+            "escape-probability",
+            "exp.toml",
+            "--delta",
+            "0.1",
+            "--steps",
+            "18446744073709551615",
+        ],
+    );
+    if o.code == Some(2) && o.stderr.contains("--steps") {
+        o.assert_bad_input(&["--steps", "too large"]);
+    }
+    assert!(!o.stderr.contains("got -1"), "wrapped:\n{}", o.describe());
+}
+
+/// `--set` errors name the override with its value and suggest the closest key; so do unknown
+/// keys inside the file.
+#[test]
+fn set_errors_name_the_override_and_suggest_the_closest_key() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "exp.toml", BASE);
+    saddle(d, &["run", "exp.toml", "--set", "optimizer.lrr=0.1"]).assert_bad_input(&[
+        "--set optimizer.lrr=0.1",
+        "unknown key",
+        "did you mean `optimizer.lr`?",
+    ]);
+    saddle(d, &["run", "exp.toml", "--set", "optimizer.lr=abc"])
+        .assert_bad_input(&["--set optimizer.lr=abc", "expected a number"]);
+    saddle(d, &["run", "exp.toml", "--set", "nosie.a=1"])
+        .assert_bad_input(&["--set nosie.a=1", "did you mean `noise`?"]);
+    // The file's own mistakes blame the file.
+    write(
+        d,
+        "typo.toml",
+        &BASE.replace("lr = 0.5", "lr = 0.5\nbetta = 0.9"),
+    );
+    let o = saddle(d, &["run", "typo.toml"]);
+    o.assert_bad_input(&["typo.toml", "optimizer.betta", "unknown key"]);
+    write(d, "typo2.toml", &BASE.replace("seed = 1", "sed = 1"));
+    saddle(d, &["run", "typo2.toml", "--set", "optimizer.lr=0.2"])
+        .assert_bad_input(&["typo2.toml: sed", "did you mean `seed`?"]);
+}
+
+/// `run` on a file with a [sweep] runs the base point and says so on stderr.
+#[test]
+fn run_on_a_sweep_file_says_it_runs_the_base_point() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "exp.toml", &format!("{BASE}{SWEEP_AXIS}"));
+    let o = saddle(d, &["run", "exp.toml", "--json"]);
+    let summary = json(o.ok());
+    assert_eq!(summary["runs"], 20);
+    assert!(
+        o.stderr.contains("exp.toml has a [sweep] grid of 3 cells")
+            && o.stderr.contains("runs its base point only")
+            && o.stderr.contains("saddle sweep"),
+        "{}",
+        o.describe()
+    );
+    assert_eq!(o.stderr.lines().count(), 1, "{}", o.describe());
+    let plain = saddle(d, &["run", "exp.toml"]);
+    plain.ok();
+    write(d, "nosweep.toml", BASE);
+    assert!(saddle(d, &["run", "nosweep.toml"]).stderr.is_empty());
+}
+
+/// The text summary prints the requested trace (step, mean loss, mean |w|, n) matching the
+/// JSON, and says when histogram bins are merged for display.
+#[test]
+fn text_output_prints_the_trace_and_says_when_bins_are_merged() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "fig1.toml", &FIG1.replace("runs = 2000", "runs = 100"));
+    let text = saddle(d, &["run", "fig1.toml"]).ok().to_string();
+    let js = json(saddle(d, &["run", "fig1.toml", "--json"]).ok());
+    let trace = js["trace"].as_array().unwrap();
+    assert!(!trace.is_empty());
+    assert!(
+        text.contains(&format!("trace ({} points):", trace.len())),
+        "{text}"
+    );
+    // Every trace row: the step and n match the JSON, the means to the 6 decimals shown.
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("trace ("))
+        .skip(2)
+        .take(trace.len())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), trace.len(), "{text}");
+    for (r, p) in rows.iter().zip(trace) {
+        assert_eq!(r[0], p["t"].to_string(), "{text}");
+        assert_eq!(r[3], p["n"].to_string(), "{text}");
+        let norm: f64 = r[2].parse().unwrap();
+        let want = p["mean_norm"].as_f64().unwrap();
+        assert!(
+            (norm - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{norm} vs {want}"
+        );
+    }
+    assert!(
+        text.contains("histogram of w1 at step 0 (40 bins shown as 20, 2 merged per row"),
+        "{text}"
+    );
+    // The merged rows add up to the runs inside the range.
+    let counts: u64 = text
+        .lines()
+        .skip_while(|l| !l.starts_with("histogram of w1 at step 0"))
+        .skip(1)
+        .take(20)
+        .map(|l| {
+            l.split(')')
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(counts, 100, "{text}");
+    // Unmerged: no note.
+    write(
+        d,
+        "few.toml",
+        &FIG1
+            .replace("runs = 2000", "runs = 10")
+            .replace("bins = 40", "bins = 20"),
+    );
+    let t = saddle(d, &["run", "few.toml"]).ok().to_string();
+    assert!(t.contains("histogram of w1 at step 0:\n"), "{t}");
+}
+
+/// Values derived by arithmetic are displayed with sensible digits; describe writes a
+/// linspace's count as an integer.
+#[test]
+fn displayed_numbers_are_rounded_and_linspace_counts_are_integers() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "exp.toml", &format!("{BASE}{SWEEP_AXIS}"));
+    let t = saddle(d, &["describe", "exp.toml"]).ok().to_string();
+    assert!(t.contains("linspace = [0.1, 0.9, 3]"), "{t}");
+    // describe's output reads back to the same experiment.
+    write(d, "again.toml", &t);
+    assert_eq!(saddle(d, &["describe", "again.toml"]).ok(), t);
+    let o = saddle(
+        d,
+        &[
+            "run",
+            "exp.toml",
+            "--set",
+            "optimizer.lr=0.30000000000000004",
+        ],
+    );
+    assert!(o.ok().contains("(lr 0.3)"), "{}", o.describe());
+}
+
+/// --threads above 8 per core is refused at once (4096 threads on 2 cores took minutes).
+#[test]
+fn too_many_threads_are_refused_fast() {
+    let dir = tempdir();
+    let d = dir.path();
+    write(d, "exp.toml", BASE);
+    let start = Instant::now();
+    saddle(d, &["run", "exp.toml", "--threads", "100000"]).assert_bad_input(&[
+        "--threads",
+        "8 per core",
+        "got 100000",
+    ]);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let max = 8 * std::thread::available_parallelism().map_or(1, |n| n.get());
+    saddle(d, &["run", "exp.toml", "--threads", &max.to_string()]).ok();
 }
