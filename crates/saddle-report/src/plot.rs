@@ -721,7 +721,11 @@ mod tests {
     /// The legend box of a one-panel SVG (framed in grey) as (x0, y0, x1, y1), its offset in
     /// the text, and the data drawn before it in the palette's colours: markers as
     /// (x, y, radius) and points along lines every half pixel (radius half the width).
-    fn legend_and_data(svg: &str) -> ((f64, f64, f64, f64), usize, Vec<(f64, f64, f64)>) {
+    /// A box (x0, y0, x1, y1), and a circle (x, y, r).
+    type Box4 = (f64, f64, f64, f64);
+    type Circle = (f64, f64, f64);
+
+    fn legend_and_data(svg: &str) -> (Box4, usize, Vec<Circle>) {
         let num = |t: &str, n: &str| attr(t, n).unwrap().parse::<f64>().unwrap();
         let frames: Vec<_> = tags(svg, "rect")
             .into_iter()

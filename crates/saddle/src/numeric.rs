@@ -761,7 +761,7 @@ where
             for t in [0.25, 0.5, 0.75] {
                 let x = a + t * (b - a);
                 let (v, fl) = value(x)?;
-                if !(v.abs() <= fl) {
+                if v.is_nan() || fl.is_nan() || v.abs() > fl {
                     same = false;
                     break;
                 }
@@ -962,6 +962,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // the reference values as mpmath printed them
     fn erfc_and_erf_match_known_answers_to_rounding() {
         // (x, erfc x, erf x) at the exact f64 x, from mpmath at 40 digits.
         let table: [(f64, f64, f64); 12] = [
