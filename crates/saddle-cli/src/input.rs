@@ -51,12 +51,15 @@ pub fn load(args: &ExpArgs) -> Result<Loaded> {
 
 /// The input error for `e`, found in the table built from `file` and the overrides `sets`.
 pub fn blame(file: &Path, sets: &[String], e: &ConfigError) -> InputError {
-    if let ConfigError::Invalid { path, .. } = e {
+    if let ConfigError::Invalid { path, msg } = e {
+        // An unknown key is reported at its own path: an override below it created it.
+        let unknown = msg.starts_with("unknown key");
         let by = sets.iter().rev().find(|s| {
             parse_override(s).is_ok_and(|(p, _)| {
                 *path == p
                     || path.starts_with(&format!("{p}."))
                     || path.starts_with(&format!("{p}["))
+                    || (unknown && p.starts_with(&format!("{path}.")))
             })
         });
         if let Some(s) = by {

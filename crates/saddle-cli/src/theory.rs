@@ -43,7 +43,12 @@ pub struct Source {
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
     /// Two-point noise x ∈ {1, a − 1}, probability ½ each (the paper's)
-    #[arg(long, allow_negative_numbers = true, value_name = "A")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "A",
+        conflicts_with = "noise"
+    )]
     pub a: Option<f64>,
     /// Any noise law as an inline TOML table, e.g. '{kind = "gaussian", mean = -0.5, std = 1.5}'
     #[arg(long, value_name = "TABLE")]

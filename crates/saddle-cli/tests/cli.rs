@@ -1442,7 +1442,7 @@ fn a_closed_stdout_pipe_ends_quietly_with_exit_0() {
         &["run", "fig1.toml", "--json"][..],
         &["run", "fig1.toml"],
         &["describe", "fig1.toml"],
-        &["theory", "phase", "--help"],
+        &["theory", "phase-boundary", "--help"],
     ] {
         let mut child = Command::new(BIN)
             .args(args)

@@ -222,7 +222,12 @@ fn quick_report_passes_every_check_and_writes_every_file() {
         let png = std::fs::read(out.join(format!("figures/{f}.png"))).unwrap();
         let (sw, sh) = svg_size(&svg);
         let (pw, ph) = png_size(&png);
-        assert_eq!((sw as u32, sh as u32), (pw, ph), "{f}: SVG and PNG sizes");
+        // The PNG is the same drawing at twice the size, for slides.
+        assert_eq!(
+            (2 * sw as u32, 2 * sh as u32),
+            (pw, ph),
+            "{f}: PNG twice the SVG"
+        );
         assert!(
             html.contains(&format!("figures/{f}.svg")),
             "{f}.svg referenced"

@@ -362,6 +362,18 @@ fn bad_theory_arguments_exit_2_and_say_what_is_allowed() {
         (
             vec![
                 "mu",
+                "--a",
+                "-1",
+                "--noise",
+                "{kind = \"two-point\", a = 0.5}",
+                "--lr",
+                "0.5",
+            ],
+            vec!["--a", "--noise", "cannot be used with"],
+        ),
+        (
+            vec![
+                "mu",
                 "--noise",
                 "{kind = \"gaussian\", std = -1.0}",
                 "--lr",

@@ -30,6 +30,13 @@ use serde::Serialize;
 /// The most time steps one call of [`FokkerPlanck::evolve`] takes.
 pub const MAX_STEPS: u64 = 100_000_000;
 
+/// The most work [`FokkerPlanck::evolve`] takes on: time steps × cells (each step is one
+/// tridiagonal solve, O(cells)), about ten seconds on one core.
+pub const MAX_CELL_STEPS: u64 = 1_000_000_000;
+
+/// The most values [`FokkerPlanck::evolve`] returns: requested times × cells (8 bytes each).
+pub const MAX_OUTPUT_VALUES: u64 = 20_000_000;
+
 /// The initial density of a transient solution (normalised by the solver to total mass 1 on
 /// the grid).
 #[derive(Clone, Copy)]
@@ -399,8 +406,23 @@ impl FokkerPlanck {
                 "{total_steps} time steps needed (at most {MAX_STEPS})"
             )));
         }
-
         let n = self.centres.len();
+        let work = total_steps.saturating_mul(n as u64);
+        if work > MAX_CELL_STEPS {
+            return Err(TheoryError::TooLarge(format!(
+                "{total_steps} time steps on {n} cells are {work:e} cell-steps (at most \
+                 {MAX_CELL_STEPS:e}); use fewer cells, a larger time step or earlier times"
+            )));
+        }
+        let values = (times.len() as u64).saturating_mul(n as u64);
+        if values > MAX_OUTPUT_VALUES {
+            return Err(TheoryError::TooLarge(format!(
+                "{} times on {n} cells are {values:e} values (at most {MAX_OUTPUT_VALUES:e}); \
+                 ask for fewer times or cells",
+                times.len()
+            )));
+        }
+
         let h = self.h;
         let stationary = self.stationary();
         // Work with cell masses uᵢ = h Pᵢ (same linear system).
@@ -575,5 +597,28 @@ mod tests {
             fp.evolve(Initial::PointMass(0.0), &[1e12], 1e-6, be),
             Err(TheoryError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn work_and_output_are_bounded_before_any_step() {
+        let fp = FokkerPlanck::new(|w| w, |_| 1.0, 0.1, 1.0, -1.0, 1.0, 1000).unwrap();
+        let n = fp.centres.len() as f64;
+        let be = Scheme::BackwardEuler;
+        // Steps within MAX_STEPS, but steps × cells beyond MAX_CELL_STEPS.
+        let t = 1.01 * MAX_CELL_STEPS as f64 / n * 0.01;
+        assert!(t / 0.01 < MAX_STEPS as f64);
+        let start = std::time::Instant::now();
+        assert!(matches!(
+            fp.evolve(Initial::PointMass(0.0), &[t], 0.01, be),
+            Err(TheoryError::TooLarge(m)) if m.contains("cell-steps")
+        ));
+        // Many requested times: their densities alone would exceed MAX_OUTPUT_VALUES.
+        let k = (MAX_OUTPUT_VALUES as f64 / n) as usize + 1;
+        let times = vec![0.0; k];
+        assert!(matches!(
+            fp.evolve(Initial::PointMass(0.0), &times, 0.01, be),
+            Err(TheoryError::TooLarge(m)) if m.contains("values")
+        ));
+        assert!(start.elapsed().as_secs() < 5, "refused before stepping");
     }
 }
