@@ -615,7 +615,14 @@ pub fn all_roots_with<F: Fn(f64) -> (f64, f64)>(
     let mut ends = vec![(lo, false)];
     ends.extend(inner.iter().map(|s| (*s, true)));
     ends.push((hi, false));
-    let floor = |v: f64, e: f64| 4.0 * e.abs().max(2.0 * f64::EPSILON * v.abs());
+    // An infinite value (a pole) is never within the noise floor.
+    let floor = |v: f64, e: f64| {
+        if v.is_finite() {
+            4.0 * e.abs().max(2.0 * f64::EPSILON * v.abs())
+        } else {
+            0.0
+        }
+    };
     let value = |x: f64| -> Result<(f64, f64), TheoryError> {
         let (v, e) = f(x);
         if v.is_nan() {
@@ -681,8 +688,18 @@ pub fn all_roots_with<F: Fn(f64) -> (f64, f64)>(
                     let r = brent_root(fv, xp, x, 0.0)?;
                     let (fr, flr) = value(r)?;
                     let scale = v.abs().max(vp.abs());
+                    // The resolution of x: f at the floats next to r (a root whose slope
+                    // times ulp(r) exceeds the floor, e.g. next to a pole). Across a pole
+                    // or jump |f| there stays at least as large as at the samples.
+                    let (fu, fd) = (fv(next_float(r, 1.0)), fv(next_float(r, -1.0)));
+                    let resolution = (fu - fd).abs();
+                    let small = v.abs().min(vp.abs());
                     if fr.is_finite()
-                        && (fr.abs() <= flr.max(fl).max(flp) || fr.abs() <= 1e-8 * scale)
+                        && (fr.abs() <= flr.max(fl).max(flp)
+                            || fr.abs() <= 1e-8 * scale
+                            || (resolution.is_finite()
+                                && fr.abs() <= 2.0 * resolution
+                                && resolution <= 1e-3 * small))
                     {
                         roots.push(r);
                     }
@@ -703,6 +720,22 @@ pub fn all_roots_with<F: Fn(f64) -> (f64, f64)>(
     roots.sort_by(f64::total_cmp);
     roots.dedup();
     merge_roots(&value, roots)
+}
+
+/// The float next to x towards `dir` (±1): x itself for non-finite x.
+fn next_float(x: f64, dir: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    if x == 0.0 {
+        return dir * f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    if (x > 0.0) == (dir > 0.0) {
+        f64::from_bits(bits + 1)
+    } else {
+        f64::from_bits(bits - 1)
+    }
 }
 
 /// Refine a local minimum of |f| at the middle of (a, m, b) where f has the sign of `vm`: a
@@ -734,7 +767,7 @@ where
     } else {
         0.0
     };
-    if v == 0.0 || v.abs() <= fl + slack {
+    if v == 0.0 || (v.is_finite() && v.abs() <= fl + slack) {
         roots.push(x);
     } else if (v > 0.0) != (vm > 0.0) {
         // Two roots between the samples.
