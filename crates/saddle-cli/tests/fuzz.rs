@@ -12,7 +12,7 @@
 //! campaign. A failing case prints its file and arguments, and proptest shrinks it.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRng, TestRunner};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -452,12 +452,19 @@ fn no_input_aborts_the_binary() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(64);
-    let mut runner = TestRunner::new(Config {
+    // A fixed seed: the suite tests the same cases on every run (scripts/fuzz.sh varies them
+    // with PROPTEST_RNG_SEED).
+    let config = Config {
         cases,
         failure_persistence: None,
         max_shrink_iters: 200,
         ..Config::default()
-    });
+    };
+    let rng = match std::env::var("PROPTEST_RNG_SEED") {
+        Ok(_) => TestRng::default_rng(config.rng_algorithm),
+        Err(_) => TestRng::deterministic_rng(config.rng_algorithm),
+    };
+    let mut runner = TestRunner::new_with_rng(config, rng);
     let tpl = templates();
     let n = tpl.len();
     let dir = tempfile::tempdir().unwrap();

@@ -243,7 +243,11 @@ impl<'a> Reader<'a> {
             (Some(s), _) if choices.contains(&s) => Ok(s.to_string()),
             (Some(s), _) => self.err(
                 k,
-                format!("unknown value {s:?}; allowed: {}", choices.join(", ")),
+                format!(
+                    "unknown value {}; allowed: {}",
+                    echo_quoted(s),
+                    choices.join(", ")
+                ),
             ),
             (None, Some(d)) => Ok(d.to_string()),
             (None, None) => self.err(k, format!("missing; allowed: {}", choices.join(", "))),
