@@ -460,11 +460,12 @@ fn no_input_aborts_the_binary() {
         max_shrink_iters: 200,
         ..Config::default()
     };
-    let rng = match std::env::var("PROPTEST_RNG_SEED") {
-        Ok(_) => TestRng::default_rng(config.rng_algorithm),
-        Err(_) => TestRng::deterministic_rng(config.rng_algorithm),
+    let algorithm = config.rng_algorithm;
+    let mut runner = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+        TestRunner::new(config)
+    } else {
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(algorithm))
     };
-    let mut runner = TestRunner::new_with_rng(config, rng);
     let tpl = templates();
     let n = tpl.len();
     let dir = tempfile::tempdir().unwrap();
