@@ -11,10 +11,6 @@ use std::time::{Duration, Instant};
 mod common;
 use common::*;
 
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-}
-
 fn read_str(p: &Path) -> String {
     String::from_utf8(read(p)).expect("UTF-8 file")
 }
@@ -176,36 +172,6 @@ lo = -2.0
 hi = 2.0
 bins = [5, 4]
 steps = [200]
-"#;
-
-/// A cheap 12-cell sweep.
-const LIGHT_SWEEP: &str = r#"name = "light"
-seed = 3
-runs = 200
-steps = 200
-
-[model]
-kind = "quadratic"
-
-[noise]
-kind = "two-point"
-a = -1.0
-
-[optimizer]
-kind = "sgd"
-lr = 0.5
-
-[observe]
-escape = { delta = 0.05 }
-escape_rate_steps = [10, 200]
-
-[[sweep.axis]]
-path = "optimizer.lr"
-linspace = [0.2, 0.9, 4]
-
-[[sweep.axis]]
-path = "noise.a"
-values = [-1.0, 0.0, 1.0]
 "#;
 
 /// A 40-cell sweep whose cells take tens of milliseconds each, so that a kill lands
@@ -1410,26 +1376,6 @@ fn overrides_change_the_run() {
 // ---------------------------------------------------------------------------------------------
 // Input and output conditions: closed pipes, full disks, non-regular files, huge values
 // ---------------------------------------------------------------------------------------------
-
-/// Wait for `child` at most `secs` seconds; kill it and fail the test ("hang") past that.
-fn wait_or_kill(
-    child: &mut std::process::Child,
-    secs: u64,
-    what: &str,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(st) = child.try_wait().expect("wait for saddle") {
-            return st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("hang: {what} still running after {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A reader that closes the pipe before reading anything (`saddle … | head -c 0`) ends the
 /// program quietly: exit 0, nothing on stderr, for every command that prints.

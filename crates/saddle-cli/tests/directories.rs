@@ -18,41 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A cheap 12-cell sweep (4 learning rates × 3 values of a).
-const LIGHT_SWEEP: &str = r#"name = "light"
-seed = 3
-runs = 200
-steps = 200
-
-[model]
-kind = "quadratic"
-
-[noise]
-kind = "two-point"
-a = -1.0
-
-[optimizer]
-kind = "sgd"
-lr = 0.5
-
-[observe]
-escape = { delta = 0.05 }
-escape_rate_steps = [10, 200]
-
-[[sweep.axis]]
-path = "optimizer.lr"
-linspace = [0.2, 0.9, 4]
-
-[[sweep.axis]]
-path = "noise.a"
-values = [-1.0, 0.0, 1.0]
-"#;
-
 const TABLES: [&str; 2] = ["sweep.csv", "sweep.jsonl"];
-
-fn read(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-}
 
 /// The files in `dir` whose names start with a dot (temporary files, the lock file).
 fn hidden_files(dir: &Path) -> Vec<String> {

@@ -7,7 +7,7 @@
 //! from the data or the theory, never from the outcome.
 
 use serde::Serialize;
-use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
+use statrs::distribution::{ContinuousCDF, Normal};
 
 /// The family-wise false-alarm level of every statistical check.
 pub const ALPHA: f64 = 1e-3;
@@ -137,21 +137,40 @@ impl Check {
                 Rule::PValue => false,
             };
         Check {
+            theory: Some(finite_or_zero(theory)),
+            uncertainty: uncertainty.filter(|u| u.is_finite()),
+            tolerance: Some(finite_or_zero(tolerance)),
+            pass,
+            ..Check::base(id, section, claim, reference, measured, rule, detail)
+        }
+    }
+
+    /// The fields every check has; the rest empty and the verdict `false`.
+    fn base(
+        id: &str,
+        section: &str,
+        claim: &str,
+        reference: &str,
+        measured: f64,
+        rule: Rule,
+        detail: String,
+    ) -> Check {
+        Check {
             id: id.into(),
             section: section.into(),
             kind: Kind::Agreement,
             claim: claim.into(),
             reference: reference.into(),
             unit: String::new(),
-            theory: Some(finite_or_zero(theory)),
+            theory: None,
             measured: finite_or_zero(measured),
-            uncertainty: uncertainty.filter(|u| u.is_finite()),
-            tolerance: Some(finite_or_zero(tolerance)),
+            uncertainty: None,
+            tolerance: None,
             p_value: None,
             level: None,
             rule,
             detail,
-            pass,
+            pass: false,
         }
     }
 
@@ -170,22 +189,45 @@ impl Check {
         detail: String,
     ) -> Check {
         Check {
-            id: id.into(),
-            section: section.into(),
-            kind: Kind::Agreement,
-            claim: claim.into(),
-            reference: reference.into(),
-            unit: String::new(),
             theory: theory.map(finite_or_zero),
-            measured: finite_or_zero(measured),
-            uncertainty: None,
-            tolerance: None,
             p_value: Some(finite_or_zero(p_value)),
             level: Some(level),
-            rule: Rule::PValue,
-            detail,
             pass: p_value.is_finite() && measured.is_finite() && p_value >= level,
+            ..Check::base(
+                id,
+                section,
+                claim,
+                reference,
+                measured,
+                Rule::PValue,
+                detail,
+            )
         }
+    }
+
+    /// A claim that some cells of a grid show an effect: `cells` (the number that do) ≥ 1.
+    pub fn some_cells(
+        id: &str,
+        section: &str,
+        claim: &str,
+        reference: &str,
+        cells: usize,
+        detail: String,
+    ) -> Check {
+        Check::new(
+            id,
+            section,
+            claim,
+            reference,
+            1.0,
+            cells as f64,
+            None,
+            0.0,
+            Rule::AtLeast,
+            detail,
+        )
+        .claim()
+        .unit("cells")
     }
 
     /// The same check, of kind [`Kind::Claim`].
@@ -269,14 +311,13 @@ pub fn binomial_se(p: f64, n: u64) -> f64 {
 }
 
 /// The two-sided exact binomial p-value of observing `k` successes in `n` trials with success
-/// probability `p`: min(1, 2·min(P(X ≤ k), P(X ≥ k))).
+/// probability `p`: min(1, 2·min(P(X ≤ k), P(X ≥ k))) ([`saddle::numeric::binomial_tails`]);
+/// NaN for a NaN p.
 pub fn binomial_p_value(k: u64, n: u64, p: f64) -> f64 {
-    let p = p.clamp(0.0, 1.0);
-    let Ok(b) = Binomial::new(p, n) else {
+    if p.is_nan() {
         return f64::NAN;
-    };
-    let lower = b.cdf(k);
-    let upper = if k == 0 { 1.0 } else { b.sf(k - 1) };
+    }
+    let (lower, upper) = saddle::numeric::binomial_tails(k, n, p);
     (2.0 * lower.min(upper)).min(1.0)
 }
 

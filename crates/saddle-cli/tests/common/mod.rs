@@ -5,6 +5,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_saddle");
 
@@ -98,4 +99,59 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+/// A cheap 12-cell sweep (4 learning rates × 3 values of a).
+pub const LIGHT_SWEEP: &str = r#"name = "light"
+seed = 3
+runs = 200
+steps = 200
+
+[model]
+kind = "quadratic"
+
+[noise]
+kind = "two-point"
+a = -1.0
+
+[optimizer]
+kind = "sgd"
+lr = 0.5
+
+[observe]
+escape = { delta = 0.05 }
+escape_rate_steps = [10, 200]
+
+[[sweep.axis]]
+path = "optimizer.lr"
+linspace = [0.2, 0.9, 4]
+
+[[sweep.axis]]
+path = "noise.a"
+values = [-1.0, 0.0, 1.0]
+"#;
+
+/// Read a file, naming it when it cannot be read.
+pub fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+/// Wait for `child` at most `secs` seconds; kill it and fail the test ("hang") past that.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    secs: u64,
+    what: &str,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(st) = child.try_wait().expect("wait for saddle") {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("hang: {what} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

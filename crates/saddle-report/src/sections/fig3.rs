@@ -265,26 +265,18 @@ fn left_checks(s: &mut Section, ctx: &Ctx, left: &Results) -> Result<(), Reprodu
         .filter(|c| c.a < 0.0 && c.measured <= TRAPPED)
         .count();
     let maxima = cells.iter().filter(|c| c.a < 0.0).count();
-    s.checks.push(
-        Check::new(
-            "fig3-trapped-maximum",
-            id,
-            "SGD converges to a local maximum: in some cells with a < 0 (w = 0 a maximum of the \
+    s.checks.push(Check::some_cells(
+        "fig3-trapped-maximum",
+        id,
+        "SGD converges to a local maximum: in some cells with a < 0 (w = 0 a maximum of the \
              expected loss) at most 1 % of the runs escape.",
-            "Prop. 2, Fig. 3 left",
-            1.0,
-            trapped_maxima as f64,
-            None,
-            0.0,
-            Rule::AtLeast,
-            format!(
-                "measured: cells with a < 0 and an escape fraction ≤ {TRAPPED}, of the {maxima} \
+        "Prop. 2, Fig. 3 left",
+        trapped_maxima,
+        format!(
+            "measured: cells with a < 0 and an escape fraction ≤ {TRAPPED}, of the {maxima} \
                  cells with a < 0 (of {m}); the 1 % threshold is a choice"
-            ),
-        )
-        .claim()
-        .unit("cells"),
-    );
+        ),
+    ));
     s.checks.push(
         Check::new(
             "prop2-phase",

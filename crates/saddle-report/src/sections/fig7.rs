@@ -37,27 +37,19 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         .iter()
         .filter(|c| c.a < 0.0 && c.measured <= 0.01)
         .count();
-    s.checks.push(
-        Check::new(
-            "fig7-trapped-maximum",
-            id,
-            "The fourth-order landscape has an absorbing phase where w = 0 is a maximum: in some \
+    s.checks.push(Check::some_cells(
+        "fig7-trapped-maximum",
+        id,
+        "The fourth-order landscape has an absorbing phase where w = 0 is a maximum: in some \
              cells with a < 0 at most 1 % of the runs escape.",
-            "App. A.1, Fig. 7",
-            1.0,
-            trapped_maxima as f64,
-            None,
-            0.0,
-            Rule::AtLeast,
-            format!(
-                "measured: cells with a < 0 and an escape fraction ≤ 0.01, of {} cells; the 1 % \
+        "App. A.1, Fig. 7",
+        trapped_maxima,
+        format!(
+            "measured: cells with a < 0 and an escape fraction ≤ 0.01, of {} cells; the 1 % \
                  threshold is a choice",
-                all.len()
-            ),
-        )
-        .claim()
-        .unit("cells"),
-    );
+            all.len()
+        ),
+    ));
     let decisive = cells.iter().filter(|c| c.decisive()).count();
     let agree = cells
         .iter()

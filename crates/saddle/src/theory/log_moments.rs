@@ -450,47 +450,52 @@ impl BatchMean {
         self.z_density(1.0, lr)
     }
 
+    /// z = c − k·x̄ (k > 0) for a continuous law in its standard variable u: z = ν − κ·u with
+    /// u of density φ on [u_lo, u_hi] (Gaussian: u ~ N(0, 1) cut at ±40, beyond which φ is 0 in
+    /// f64; uniform: u ~ Irwin–Hall(S) on [0, S]), with φ's break points. `None` for atoms.
+    fn standard(&self, c: f64, k: f64) -> Option<Standard> {
+        match *self {
+            BatchMean::Atoms { .. } => None,
+            BatchMean::Gaussian { mean, std, .. } => Some(Standard {
+                nu: c - k * mean,
+                kappa: k * std,
+                u_lo: -40.0,
+                u_hi: 40.0,
+                breaks: vec![
+                    -20.0, -10.0, -6.0, -4.0, -2.5, -1.5, -0.75, 0.0, 0.75, 1.5, 2.5, 4.0, 6.0,
+                    10.0, 20.0,
+                ],
+                phi: Box::new(|u: f64| (-0.5 * u * u).exp() / (2.0 * std::f64::consts::PI).sqrt()),
+            }),
+            BatchMean::Uniform { lo, hi, batch } => Some(Standard {
+                // z = (c − k·lo) − (k(hi − lo)/S)·u, u = Σ_b (x_b − lo)/(hi − lo) ∈ [0, S].
+                nu: c - k * lo,
+                kappa: k * (hi - lo) / batch as f64,
+                u_lo: 0.0,
+                u_hi: batch as f64,
+                breaks: (1..batch).map(|j| j as f64).collect(),
+                phi: Box::new(move |u: f64| irwin_hall(u, batch)),
+            }),
+        }
+    }
+
     /// The law of z = c − k·x̄ (k > 0) for a continuous law, as [`BatchMean::y_density`]
     /// (which is c = 1, k = λ): with c = 1/λ, k = 1, z = y/λ, for λ so large that y overflows.
+    /// The range of z, its break points (φ's, mapped, and 0) and its density φ((ν − z)/κ)/κ.
     #[allow(clippy::type_complexity)]
     fn z_density(
         &self,
         c: f64,
         lr: f64,
     ) -> Option<(f64, f64, Vec<f64>, Box<dyn Fn(f64) -> f64 + '_>)> {
-        match *self {
-            BatchMean::Atoms { .. } => None,
-            BatchMean::Gaussian { mean, std, .. } => {
-                let nu = c - lr * mean;
-                let tau = lr * std;
-                let mut breaks: Vec<f64> = [
-                    -20.0, -10.0, -6.0, -4.0, -2.5, -1.5, -0.75, 0.0, 0.75, 1.5, 2.5, 4.0, 6.0,
-                    10.0, 20.0,
-                ]
-                .iter()
-                .map(|k| nu + k * tau)
-                .collect();
-                breaks.push(0.0);
-                let norm = 1.0 / (tau * (2.0 * std::f64::consts::PI).sqrt());
-                let dens = move |y: f64| {
-                    let z = (y - nu) / tau;
-                    norm * (-0.5 * z * z).exp()
-                };
-                // Beyond 40 standard deviations the density is below e^{−800}: 0 in f64.
-                Some((nu - 40.0 * tau, nu + 40.0 * tau, breaks, Box::new(dens)))
-            }
-            BatchMean::Uniform { lo, hi, batch } => {
-                // y = y_hi − k·u with u ∈ [0, S] ~ Irwin–Hall(S), k = λ(hi − lo)/S.
-                let s = batch;
-                let k = lr * (hi - lo) / s as f64;
-                let y_hi = c - lr * lo;
-                let y_lo = c - lr * hi;
-                let mut breaks: Vec<f64> = (1..s).map(|j| y_hi - k * j as f64).collect();
-                breaks.push(0.0);
-                let dens = move |y: f64| irwin_hall((y_hi - y) / k, s) / k;
-                Some((y_lo, y_hi, breaks, Box::new(dens)))
-            }
-        }
+        let st = self.standard(c, lr)?;
+        let (nu, kappa) = (st.nu, st.kappa);
+        let mut breaks: Vec<f64> = st.breaks.iter().map(|u| nu - kappa * u).collect();
+        breaks.push(0.0);
+        let (lo, hi) = (nu - kappa * st.u_hi, nu - kappa * st.u_lo);
+        let phi = st.phi;
+        let dens = move |z: f64| phi((nu - z) / kappa) / kappa;
+        Some((lo, hi, breaks, Box::new(dens)))
     }
 
     /// E g(y), y = 1 − λx̄: an exact sum over atoms (g is evaluated at every atom, also at
@@ -551,11 +556,34 @@ impl BatchMean {
         }
         let (lo, hi, _, _) = self.y_density(lr).expect("continuous law");
         let width_ok = (hi - lo).is_finite() && lo.is_finite() && hi.is_finite();
+        // y = c·λ·z: directly (c = 1) or, where λx̄ overflows, as ln|y| = ln λ + ln|z| with
+        // z = 1/λ − x̄.
+        let (c, k, shift) = if width_ok {
+            (1.0, lr, 0.0)
+        } else {
+            (1.0 / lr, 1.0, lr.ln())
+        };
+        let st = self.standard(c, k).expect("continuous law");
+        let (z_lo, z_hi) = (st.nu - st.kappa * st.u_hi, st.nu - st.kappa * st.u_lo);
+        // A support narrow against its distance from 0 (below 10⁻⁶ of it, down to no float
+        // between its ends): ln|z| is smooth there, and nodes in z would collapse onto a few
+        // floats, so integrate over the standard variable u.
+        let narrow =
+            z_lo > 0.0 && z_hi - z_lo <= 1e-6 * z_lo || z_hi < 0.0 && z_hi - z_lo <= 1e-6 * -z_hi;
+        if narrow {
+            let (nu, kappa, phi) = (st.nu, st.kappa, &st.phi);
+            return integrate(
+                |u| phi(u) * h(shift + (nu - kappa * u).abs().ln()),
+                st.u_lo,
+                st.u_hi,
+                &st.breaks,
+                tol,
+            );
+        }
         if width_ok {
             return self.expect(lr, |y| h(y.abs().ln()), tol);
         }
         let (lo, hi, breaks, dens) = self.z_density(1.0 / lr, 1.0).expect("continuous law");
-        let shift = lr.ln();
         integrate(|z| dens(z) * h(shift + z.abs().ln()), lo, hi, &breaks, tol)
     }
 
@@ -660,6 +688,17 @@ fn sum_atoms<T: Fn(usize) -> f64>(values: &[f64], probs: &[f64], batch: usize, t
         evaluations: values.len() as u64,
         pieces: 0,
     }
+}
+
+/// A continuous law of z = c − k·x̄ in its standard variable: z = ν − κ·u, u of density φ on
+/// [u_lo, u_hi] with kinks at `breaks` ([`BatchMean::standard`]).
+struct Standard {
+    nu: f64,
+    kappa: f64,
+    u_lo: f64,
+    u_hi: f64,
+    breaks: Vec<f64>,
+    phi: Box<dyn Fn(f64) -> f64>,
 }
 
 /// The Irwin–Hall density of the sum of `s` independent U[0, 1]:

@@ -98,7 +98,8 @@ fn check_a(a: f64) -> Result<(), TheoryError> {
 /// All positive roots of μ(λ) = 0 for two-point noise, increasing (Eqs 85–87 and the cases
 /// the paper leaves out): λ = a/(a − 1) where positive, and the positive roots of
 /// (a − 1)λ² − aλ + 2 = 0 (computed in the cancellation-free form q = −½(B + sign(B)√D),
-/// roots q/A and C/q). A tangential (double) root at a = 4 − 2√2 is reported once.
+/// roots q/A and C/q). A tangential (double) root (a = 4 − 2√2) is reported once when the
+/// discriminant rounds to 0; at a float a near it, rounding may give two roots ~10⁻⁷ apart.
 pub fn two_point_roots(a: f64) -> Result<Vec<f64>, TheoryError> {
     check_a(a)?;
     let mut roots = Vec::new();
