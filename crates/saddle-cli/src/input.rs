@@ -164,8 +164,22 @@ pub fn max_threads() -> usize {
     8 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Configure the global thread pool.
+/// Configure the global thread pool: `--threads`, else rayon's own `RAYON_NUM_THREADS` (held
+/// to the same bound), else one thread per core.
 pub fn threads(n: Option<usize>) -> Result<()> {
+    if n.is_none() {
+        if let Ok(v) = std::env::var("RAYON_NUM_THREADS") {
+            let max = max_threads();
+            if v.trim().parse::<usize>().is_ok_and(|k| k > max) {
+                return Err(InputError(format!(
+                    "RAYON_NUM_THREADS must be at most {max} (8 per core; got {}); results do \
+                     not depend on it",
+                    echo(&v)
+                ))
+                .into());
+            }
+        }
+    }
     if let Some(n) = n {
         let max = max_threads();
         if n == 0 || n > max {

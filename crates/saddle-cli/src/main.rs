@@ -4,6 +4,15 @@
 //! runs, the science lives in the `saddle` library, and this crate only handles files,
 //! terminal output and exit codes (0 success, 1 failure while running, 2 bad input).
 
+/// `eprintln!` that never panics: a message to a closed or full stderr is dropped (the exit
+/// code still tells the outcome).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod input;
 mod output;

@@ -152,7 +152,7 @@ fn lock(dir: &Path) -> Result<Option<(std::fs::File, PathBuf)>> {
             Ok(()) => {}
             Err(fs4::TryLockError::WouldBlock) => return Err(busy().into()),
             Err(fs4::TryLockError::Error(e)) => {
-                eprintln!(
+                note!(
                     "warning: cannot lock {} ({e}); nothing stops another saddle process from writing {} at the same time",
                     path.display(),
                     dir.display()

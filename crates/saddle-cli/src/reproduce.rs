@@ -38,7 +38,7 @@ pub fn run(
     };
     let progress = |line: &str| {
         if !quiet {
-            eprintln!("{line}");
+            note!("{line}");
         }
     };
     let report = match reproduce(&opts, &progress) {

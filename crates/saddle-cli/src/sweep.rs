@@ -574,7 +574,7 @@ pub fn run(
         rewrite_journal(&journal, &read)?;
     }
     if resume {
-        eprintln!(
+        note!(
             "resuming {}: {} of {} cells done, {} to run; {}",
             dir.display(),
             read.done.len(),
@@ -637,7 +637,7 @@ pub fn run(
     done.extend(written);
     bar.finish_and_clear();
     write_tables(&dir, base, &done)?;
-    eprintln!(
+    note!(
         "sweep {}: {} cells ({} run now, {} already done) -> {}",
         base.name,
         mine.len(),
@@ -681,7 +681,7 @@ pub fn merge(out: &Path, force: bool, dirs: &[PathBuf]) -> Result<ExitCode> {
         }
         let read = read_journal(&d.join(JOURNAL), grid.as_ref().expect("set above"))?;
         if !read.skipped.is_empty() {
-            eprintln!(
+            note!(
                 "warning: {}: {}",
                 d.join(JOURNAL).display(),
                 skipped_note(&read.skipped)
@@ -721,13 +721,13 @@ pub fn merge(out: &Path, force: bool, dirs: &[PathBuf]) -> Result<ExitCode> {
     write_csv(&out.join(JOURNAL_CSV), &base, all.values())?;
     write_tables(out, &base, &all)?;
     if all.len() < total {
-        eprintln!(
+        note!(
             "warning: merged {} of {} cells; run the missing shards, then merge again",
             all.len(),
             total
         );
     } else {
-        eprintln!(
+        note!(
             "merged {} cells -> {}",
             all.len(),
             out.join("sweep.csv").display()

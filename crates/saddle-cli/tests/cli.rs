@@ -1728,4 +1728,10 @@ fn too_many_threads_are_refused_fast() {
     assert!(start.elapsed() < Duration::from_secs(5));
     let max = 8 * std::thread::available_parallelism().map_or(1, |n| n.get());
     saddle(d, &["run", "exp.toml", "--threads", &max.to_string()]).ok();
+    // rayon's own variable is held to the same bound; --threads takes precedence over it.
+    let start = Instant::now();
+    let with_env = |args: &[&str]| saddle_env(d, args, &[("RAYON_NUM_THREADS", "100000")]);
+    with_env(&["run", "exp.toml"]).assert_bad_input(&["RAYON_NUM_THREADS", "got 100000"]);
+    assert!(start.elapsed() < Duration::from_secs(5));
+    with_env(&["run", "exp.toml", "--threads", "2"]).ok();
 }

@@ -73,9 +73,15 @@ impl Out {
 
 /// Run `saddle args...` in `dir`.
 pub fn saddle(dir: &Path, args: &[&str]) -> Out {
+    saddle_env(dir, args, &[])
+}
+
+/// Run `saddle args...` in `dir` with extra environment variables.
+pub fn saddle_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
     let o = Command::new(BIN)
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("cannot start the saddle binary");

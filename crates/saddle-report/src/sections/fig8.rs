@@ -150,7 +150,16 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             y_lo = y_lo.min(*v);
             y_hi = y_hi.max(*v);
         }
-        series.push(points(&format!("λ = {lr}"), t.clone(), g, Some(se), i));
+        // Markers at t ≤ 5 and every fifth step (all steps are in the data file), small and
+        // translucent, so the curves and the μ lines under them stay visible.
+        let keep: Vec<usize> = (0..t.len())
+            .filter(|&k| t[k] <= 5.0 || t[k] % 5.0 == 0.0)
+            .collect();
+        let pick = |v: &[f64]| keep.iter().map(|&k| v[k]).collect::<Vec<f64>>();
+        series.push(
+            points(&format!("λ = {lr}"), pick(&t), pick(&g), Some(pick(&se)), i)
+                .markers(2.5, 0.8),
+        );
         series.push(line("", t.clone(), paper, i));
         series.push(dashed("", vec![0.0, r.base.steps as f64], vec![mu, mu], i));
     }
