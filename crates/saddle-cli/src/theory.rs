@@ -496,11 +496,48 @@ fn two_point_a(e: &Experiment) -> Option<f64> {
 
 /// A number for the tables: −∞ and null spelled out.
 fn show(x: f64) -> String {
-    if x == f64::NEG_INFINITY {
-        "-inf".into()
-    } else {
-        format!("{x:.10}")
+    F(x, 10).to_string()
+}
+
+/// A number for people, `d` digits: fixed-point with d decimals for 10⁻⁴ ≤ |x| < 10⁷ (and
+/// 0), otherwise scientific with d decimals of mantissa (never 300 digits for 10³⁰⁰);
+/// `inf`, `-inf`, `nan` spelled out. Width and alignment flags apply.
+struct F(f64, usize);
+
+impl std::fmt::Display for F {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (x, d) = (self.0, self.1);
+        let s = if !x.is_finite() {
+            saddle::config::num(x)
+        } else if x == 0.0 || (1e-4..1e7).contains(&x.abs()) {
+            format!("{x:.d$}")
+        } else {
+            format!("{x:.d$e}")
+        };
+        f.pad(&s)
     }
+}
+
+/// A TOML value for people, inline: numbers as [`g`] (TOML's own writer spells 10³⁰⁰ with
+/// 301 digits).
+fn inline(v: &Value) -> String {
+    match v {
+        Value::Float(x) => g(*x),
+        Value::Array(a) => format!("[{}]", a.iter().map(inline).collect::<Vec<_>>().join(", ")),
+        Value::Table(t) => format!(
+            "{{ {} }}",
+            t.iter()
+                .map(|(k, v)| format!("{k} = {}", inline(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// A number as given (shortest round trip), scientific outside [10⁻⁶, 10⁶).
+fn g(x: f64) -> String {
+    saddle::config::num(x)
 }
 
 fn show_opt(x: Option<f64>) -> String {
@@ -570,7 +607,7 @@ fn mu_phase(mu: f64) -> &'static str {
 }
 
 fn human_mu(r: &MuReport) -> String {
-    let mut o = format!("noise: {}\n", r.noise);
+    let mut o = format!("noise: {}\n", inline(&r.noise));
     let _ = writeln!(
         o,
         "{:>12}  {:>18}  {:>18}  {:>10}  phase",
@@ -582,7 +619,7 @@ fn human_mu(r: &MuReport) -> String {
         let _ = writeln!(
             o,
             "{:>12}  {:>18}  {:>18}  {:>10}  {phase}",
-            m.lr,
+            g(m.lr),
             show(m.mu),
             show_opt(m.s2),
             format!("{:?}", m.method).to_lowercase(),
@@ -594,7 +631,8 @@ fn human_mu(r: &MuReport) -> String {
             let _ = writeln!(
                 o,
                 "{:>12}  one step sets w to 0 with probability {} (Prop. 1): mu = -inf, s2 does not exist",
-                "", m.zero_probability
+                "",
+                g(m.zero_probability)
             );
         }
     }
@@ -718,18 +756,24 @@ fn phase(src: &Source, range: &str, vary: Option<&str>, grid: usize) -> Result<P
 fn human_phase(r: &PhaseReport) -> String {
     let mut o = format!(
         "learning rates in [{}, {}]; mu(lr) = E ln|1 - lr x| changes sign at the roots\n",
-        r.range[0], r.range[1]
+        g(r.range[0]),
+        g(r.range[1])
     );
     for p in &r.points {
         if let (Some(k), Some(v)) = (&r.vary, p.value) {
-            let _ = writeln!(o, "\n{k} = {v}");
+            let _ = writeln!(o, "\n{k} = {}", g(v));
         } else {
-            let _ = writeln!(o, "\nnoise: {}", p.noise);
+            let _ = writeln!(o, "\nnoise: {}", inline(&p.noise));
         }
-        let roots: Vec<String> = p.numeric.roots.iter().map(|x| format!("{x:.12}")).collect();
+        let roots: Vec<String> = p
+            .numeric
+            .roots
+            .iter()
+            .map(|x| F(*x, 12).to_string())
+            .collect();
         let _ = writeln!(o, "  roots (numeric): [{}]", roots.join(", "));
         if let (Some(c), Some(d)) = (&p.closed, p.max_root_difference) {
-            let roots: Vec<String> = c.roots.iter().map(|x| format!("{x:.12}")).collect();
+            let roots: Vec<String> = c.roots.iter().map(|x| F(*x, 12).to_string()).collect();
             let _ = writeln!(
                 o,
                 "  roots (Eqs 85-87): [{}]   largest difference {d:.1e}",
@@ -737,7 +781,13 @@ fn human_phase(r: &PhaseReport) -> String {
             );
         }
         for i in &p.numeric.intervals {
-            let _ = writeln!(o, "  {:>10.6} < lr < {:<10.6}  {:?}", i.lo, i.hi, i.phase);
+            let _ = writeln!(
+                o,
+                "  {:>10} < lr < {:<10}  {:?}",
+                F(i.lo, 6),
+                F(i.hi, 6),
+                i.phase
+            );
         }
     }
     o
@@ -792,16 +842,16 @@ fn escape_rate(src: &Source, lrs: &[f64], lr_max: f64, epsilon: Option<f64>) -> 
 }
 
 fn human_rate(r: &RateReport) -> String {
-    let mut o = format!("noise: {}\n", r.noise);
+    let mut o = format!("noise: {}\n", inline(&r.noise));
     for m in &r.rates {
-        let _ = writeln!(o, "gamma({}) = mu = {}", m.lr, show(m.mu));
+        let _ = writeln!(o, "gamma({}) = mu = {}", g(m.lr), show(m.mu));
     }
     let _ = writeln!(
         o,
-        "optimum over 0 < lr <= {} (numeric): lr* = {:.12}, gamma* = {:.12}{}",
-        r.optimum.lr_max,
-        r.optimum.lr_star,
-        r.optimum.gamma_star,
+        "optimum over 0 < lr <= {} (numeric): lr* = {}, gamma* = {}{}",
+        g(r.optimum.lr_max),
+        F(r.optimum.lr_star, 12),
+        F(r.optimum.gamma_star, 12),
         if r.optimum.interior {
             ""
         } else {
@@ -812,8 +862,9 @@ fn human_rate(r: &RateReport) -> String {
         (Some(c), _) => {
             let _ = writeln!(
                 o,
-                "optimum (Eqs 89-90): lr* = a/(2(a-1)) = {:.12}, gamma* = ln((2-a)/(2 sqrt(1-a))) = {:.12}",
-                c.lr_star, c.gamma_star
+                "optimum (Eqs 89-90): lr* = a/(2(a-1)) = {}, gamma* = ln((2-a)/(2 sqrt(1-a))) = {}",
+                F(c.lr_star, 12),
+                F(c.gamma_star, 12)
             );
         }
         (None, Some(n)) => {
@@ -824,8 +875,11 @@ fn human_rate(r: &RateReport) -> String {
     if let Some(s) = &r.slow_escape {
         let _ = writeln!(
             o,
-            "Eq. 91: gamma* <= {} for every a < 0 with |a| <= {:.12} (gamma* at the bound: {:.12}, lr* {:.12})",
-            s.epsilon, s.a_bound, s.gamma_star_at_bound, s.lr_star_at_bound
+            "Eq. 91: gamma* <= {} for every a < 0 with |a| <= {} (gamma* at the bound: {}, lr* {})",
+            g(s.epsilon),
+            F(s.a_bound, 12),
+            F(s.gamma_star_at_bound, 12),
+            F(s.lr_star_at_bound, 12)
         );
     }
     o
@@ -933,10 +987,10 @@ fn human_prob(r: &ProbReport) -> String {
     let p = &r.probability;
     let mut o = format!(
         "noise: {}\nP(|w_t| >= {}) after t = {} steps at lr = {}, w0: {}\n",
-        r.noise,
-        p.delta,
+        inline(&r.noise),
+        g(p.delta),
         p.t,
-        p.lr,
+        g(p.lr),
         serde_json::to_string(&p.init).expect("serialisable")
     );
     let _ = writeln!(
@@ -956,8 +1010,10 @@ fn human_prob(r: &ProbReport) -> String {
     if let Some(s) = &r.simulated {
         let _ = writeln!(
             o,
-            "  simulated ({} runs):    {:.6} +- {:.6}",
-            s.runs, s.value, s.stderr
+            "  simulated ({} runs):    {} +- {}",
+            s.runs,
+            F(s.value, 6),
+            F(s.stderr, 6)
         );
     }
     o
@@ -967,24 +1023,35 @@ fn human_prob(r: &ProbReport) -> String {
 // sharp-flat, amsgrad, tail-exponent
 
 fn human_sharp_flat(r: &sharp_flat::SharpFlatTheory) -> String {
-    let mut o = format!("sharp-flat landscape (Eq. 9), a = {}\n", r.a);
+    let mut o = format!("sharp-flat landscape (Eq. 9), a = {}\n", g(r.a));
     for m in &r.minima {
         let _ = writeln!(
             o,
-            "  {:?} minimum ({:+.6}, {:+.6}): Eq. 11's quoted sharpness (one Hessian diagonal entry) {:.6}; Def. 4 sharpness Tr H {:.6}",
-            m.kind, m.w[0], m.w[1], m.eq11_sharpness, m.trace
+            "  {:?} minimum ({:+.6}, {:+.6}): Eq. 11's quoted sharpness (one Hessian diagonal entry) {}; Def. 4 sharpness Tr H {}",
+            m.kind,
+            m.w[0],
+            m.w[1],
+            F(m.eq11_sharpness, 6),
+            F(m.trace, 6)
         );
     }
     let _ = writeln!(
         o,
-        "Prop. 4 learning-rate bound: Eq. 99 (as printed) lr <= {:.10}; from Eq. 97's factors lr < {:.10}",
-        r.lr_bound_paper, r.lr_bound
+        "Prop. 4 learning-rate bound: Eq. 99 (as printed) lr <= {}; from Eq. 97's factors lr < {}",
+        F(r.lr_bound_paper, 10),
+        F(r.lr_bound, 10)
     );
     if let Some(c) = &r.contraction {
         let _ = writeln!(
             o,
-            "at lr = {}: b = 1/lr - 6 = {:.6}; r(x >= 0) = {:.6}, r(x <= 0) = {:.6}; E ln r = {:.6} (Eq. 98 as printed: {:.6}); sharp minima guaranteed: {}",
-            c.lr, c.b, c.r_plus, c.r_minus, c.mean_ln_r, c.mean_ln_r_eq98, c.sharp_guaranteed
+            "at lr = {}: b = 1/lr - 6 = {}; r(x >= 0) = {}, r(x <= 0) = {}; E ln r = {} (Eq. 98 as printed: {}); sharp minima guaranteed: {}",
+            g(c.lr),
+            F(c.b, 6),
+            F(c.r_plus, 6),
+            F(c.r_minus, 6),
+            F(c.mean_ln_r, 6),
+            F(c.mean_ln_r_eq98, 6),
+            c.sharp_guaranteed
         );
     }
     o
@@ -992,18 +1059,28 @@ fn human_sharp_flat(r: &sharp_flat::SharpFlatTheory) -> String {
 
 fn human_amsgrad(r: &amsgrad::AmsgradTrap) -> String {
     let mut o = format!(
-        "AMSGrad (Prop. 5), a = {}: trapped when {:.10} <= lr/sqrt(c) <= {:.10} (Eq. 115)\n",
-        r.a, r.lr_prime_lo, r.lr_prime_hi
+        "AMSGrad (Prop. 5), a = {}: trapped when {} <= lr/sqrt(c) <= {} (Eq. 115)\n",
+        g(r.a),
+        F(r.lr_prime_lo, 10),
+        F(r.lr_prime_hi, 10)
     );
     let _ = writeln!(
         o,
         "  |g| <= {} for |w| <= 1 (Eq. 100 prints 1 + a = {}), so c = lim v_hat <= {}",
-        r.grad_bound, r.grad_bound_eq100, r.c_max
+        g(r.grad_bound),
+        g(r.grad_bound_eq100),
+        g(r.c_max)
     );
     if let Some(lr) = r.lr {
         let _ = match r.c_range {
-            Some([lo, hi]) => writeln!(o, "  at lr = {lr}: trapped for c in [{lo:.10}, {hi:.10}]"),
-            None => writeln!(o, "  at lr = {lr}: no reachable c traps"),
+            Some([lo, hi]) => writeln!(
+                o,
+                "  at lr = {}: trapped for c in [{}, {}]",
+                g(lr),
+                F(lo, 10),
+                F(hi, 10)
+            ),
+            None => writeln!(o, "  at lr = {}: no reachable c traps", g(lr)),
         };
     }
     o
@@ -1011,10 +1088,10 @@ fn human_amsgrad(r: &amsgrad::AmsgradTrap) -> String {
 
 fn human_tail(r: &kesten::TailExponent) -> String {
     format!(
-        "lr = {}: mu = {}, tail exponent kappa = {:.12} (+- {:.1e}): P(|w| > u) ~ u^-kappa; P(|1 - lr x| > 1) = {}\n",
-        r.lr,
+        "lr = {}: mu = {}, tail exponent kappa = {} (+- {:.1e}): P(|w| > u) ~ u^-kappa; P(|1 - lr x| > 1) = {}\n",
+        g(r.lr),
         show(r.mu),
-        r.kappa,
+        F(r.kappa, 12),
         r.kappa_error,
         r.expanding_probability
     )
@@ -1164,27 +1241,27 @@ fn human_stationary(r: &StationaryReport) -> String {
     let d = &r.density;
     let mut o = format!(
         "stationary density of Eq. 57 on [{}, {}] (lr = {}, S = {}), {} points\n",
-        d.lo,
-        d.hi,
-        d.lr,
+        g(d.lo),
+        g(d.hi),
+        g(d.lr),
         d.batch,
         d.w.len()
     );
-    let modes: Vec<String> = d.modes.iter().map(|m| format!("{m:.8}")).collect();
+    let modes: Vec<String> = d.modes.iter().map(|m| F(*m, 8).to_string()).collect();
     let _ = writeln!(
         o,
-        "most probable w: {:.10}; local maxima: [{}]",
-        d.mode,
+        "most probable w: {}; local maxima: [{}]",
+        F(d.mode, 10),
         modes.join(", ")
     );
     if let Some(c) = &r.closed_form {
         let _ = writeln!(
             o,
             "closed form (Eq. 63; 68/76 for sigma = 0): m = {}, v = {}, b = {}, sigma = {}, exponent {}, normalisable on R: {}",
-            c.m,
-            c.v,
-            c.b,
-            c.sigma,
+            g(c.m),
+            g(c.v),
+            g(c.b),
+            g(c.sigma),
             show_opt(c.exponent),
             c.normalisability.normalisable
         );
@@ -1339,10 +1416,10 @@ fn human_fp(r: &FpReport) -> String {
     let t = &r.transient;
     let mut o = format!(
         "Fokker-Planck (Eq. 52) on [{}, {}], {} cells, lr = {}, S = {}, {:?} ({} steps, largest dt {:.3e})\n",
-        t.lo,
-        t.hi,
+        g(t.lo),
+        g(t.hi),
         t.centres.len(),
-        t.lr,
+        g(t.lr),
         t.batch,
         t.scheme,
         t.steps,
@@ -1458,12 +1535,20 @@ fn human_design(r: &DesignReport) -> String {
     let n = &r.noise;
     let mut o = format!(
         "designed noise (Prop. 10, Eq. 117) for target p(w) = {} on [{}, {}], lr = {}, S = {}\n",
-        r.target, n.lo, n.hi, n.lr, n.batch
+        r.target,
+        g(n.lo),
+        g(n.hi),
+        g(n.lr),
+        n.batch
     );
     let _ = writeln!(
         o,
-        "c0 = {:.12} (smallest with C >= 0: {:.12}, C = 0 at w = {:.6}); C ranges over [{:.6e}, {:.6e}]",
-        n.c0, n.c0_min, n.binding_w, n.min_noise, n.max_noise
+        "c0 = {} (smallest with C >= 0: {}, C = 0 at w = {}); C ranges over [{:.6e}, {:.6e}]",
+        F(n.c0, 12),
+        F(n.c0_min, 12),
+        F(n.binding_w, 6),
+        n.min_noise,
+        n.max_noise
     );
     if r.max_log_error.is_finite() {
         let _ = writeln!(

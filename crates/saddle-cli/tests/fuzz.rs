@@ -8,8 +8,11 @@
 //! never 101 (panic), 134 (abort), a signal or a hang — and an exit-2 message must be a short
 //! `error: …` line with no panic text.
 //!
-//! 64 cases by default (a few seconds); `PROPTEST_CASES=5000` (scripts/fuzz.sh) runs a longer
-//! campaign. A failing case prints its file and arguments, and proptest shrinks it.
+//! A second property runs the theory commands with extreme numbers (see
+//! [`no_theory_argument_aborts_or_stalls`]).
+//!
+//! 64 (and 48) cases by default (a few seconds); `PROPTEST_CASES=5000` (scripts/fuzz.sh) runs
+//! a longer campaign. A failing case prints its file and arguments, and proptest shrinks it.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRng, TestRunner};
@@ -23,6 +26,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_saddle");
 const LIMIT: Duration = Duration::from_secs(20);
 /// The longest acceptable error message (echoed values are shortened to 60 characters).
 const MAX_MESSAGE: usize = 4096;
+/// The longest acceptable line of a theory command's text output: a table row or summary
+/// line, never a number spelled with hundreds of digits.
+const MAX_LINE: usize = 400;
 
 fn templates() -> Vec<(String, Table)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
@@ -370,9 +376,23 @@ fn run_case(dir: &Path, text: &[u8], cmd: usize, sets: &[String]) -> Result<(), 
         args.push("--set".into());
         args.push(s.clone());
     }
+    let context = format!("--- exp.toml ---\n{}", String::from_utf8_lossy(text));
+    invoke(dir, &args, &context, None)
+}
+
+/// Run `saddle args…` in `dir` and check the outcome: exit 0 or 2 within [`LIMIT`], no
+/// signal, no panic text, an exit-2 message a short `error: …`, and, with `max_line`, no output
+/// line longer than that (a number printed with hundreds of digits). `context` is shown on
+/// failure.
+fn invoke(
+    dir: &Path,
+    args: &[String],
+    context: &str,
+    max_line: Option<usize>,
+) -> Result<(), TestCaseError> {
     let shown = || {
         format!(
-            "saddle {}\n--- exp.toml ---\n{}",
+            "saddle {}\n{context}",
             args.iter()
                 .map(|a| if a.len() > 80 {
                     format!("{}…({} bytes)", &a[..60], a.len())
@@ -381,23 +401,25 @@ fn run_case(dir: &Path, text: &[u8], cmd: usize, sets: &[String]) -> Result<(), 
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
-            String::from_utf8_lossy(text)
         )
     };
     let mut child = Command::new(BIN)
-        .args(&args)
+        .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start saddle");
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut stderr, &mut s);
-        s
-    });
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            s
+        })
+    };
+    let out_reader = drain(Box::new(child.stdout.take().unwrap()));
+    let err_reader = drain(Box::new(child.stderr.take().unwrap()));
     let start = Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
@@ -413,7 +435,8 @@ fn run_case(dir: &Path, text: &[u8], cmd: usize, sets: &[String]) -> Result<(), 
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let err = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+    let out = String::from_utf8_lossy(&out_reader.join().unwrap()).into_owned();
+    let err = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
     let code = status.code();
     if code.is_none() {
         use std::os::unix::process::ExitStatusExt;
@@ -440,6 +463,15 @@ fn run_case(dir: &Path, text: &[u8], cmd: usize, sets: &[String]) -> Result<(), 
             "exit 2 without a short `error: …` message ({} bytes):\n{}\n{}",
             err.len(),
             &err[..err.len().min(2000)],
+            shown()
+        )));
+    }
+    let max_line = max_line.unwrap_or(usize::MAX);
+    if let Some(line) = out.lines().find(|l| l.chars().count() > max_line) {
+        return Err(TestCaseError::fail(format!(
+            "an output line of {} characters:\n{}…\n{}",
+            line.chars().count(),
+            line.chars().take(300).collect::<String>(),
             shown()
         )));
     }
@@ -495,6 +527,149 @@ fn no_input_aborts_the_binary() {
             }
         }
         run_case(dir.path(), &text, cmd, &sets)
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// Extreme numbers for the theory commands: zero, signed zero, subnormal, the float next to 1
+/// on each side, ±10³⁰⁰, overflow to ∞, NaN, 2⁵³ + 1, and ordinary values.
+fn extreme() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "0",
+        "-0",
+        "5e-324",
+        "1e-300",
+        "1e-10",
+        "0.5",
+        "0.9999999999999999",
+        "1",
+        "1.0000000000000002",
+        "2",
+        "4.5",
+        "-1",
+        "-2",
+        "1e10",
+        "-1e10",
+        "1e300",
+        "-1e300",
+        "1e309",
+        "inf",
+        "-inf",
+        "nan",
+        "9007199254740993",
+    ])
+    .prop_map(String::from)
+}
+
+/// Integers for counts (steps, batch, grid): 0, 1, huge, u64::MAX, negative, a float.
+fn count() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "0",
+        "1",
+        "2",
+        "1000",
+        "1000000000",
+        "18446744073709551615",
+        "-1",
+        "1e3",
+    ])
+    .prop_map(String::from)
+}
+
+/// A noise law: `--a A`, or `--noise` with a Gaussian, uniform or two-atom discrete law (and
+/// sometimes `--batch`).
+fn noise_args() -> impl Strategy<Value = Vec<String>> {
+    (0usize..4, extreme(), extreme(), prop::option::of(count())).prop_map(|(k, x, y, b)| {
+        let mut v = match k {
+            0 => vec!["--a".to_string(), x],
+            1 => vec![
+                "--noise".into(),
+                format!("{{kind = \"gaussian\", mean = {x}, std = {y}}}"),
+            ],
+            2 => vec![
+                "--noise".into(),
+                format!("{{kind = \"uniform\", lo = {x}, hi = {y}}}"),
+            ],
+            _ => vec![
+                "--noise".into(),
+                format!("{{kind = \"discrete\", values = [{x}, {y}], probs = [0.5, 0.5]}}"),
+            ],
+        };
+        if let (true, Some(b)) = (k > 0, b) {
+            v.extend(["--batch".into(), b]);
+        }
+        v
+    })
+}
+
+/// One theory command with extreme arguments.
+fn theory_args() -> impl Strategy<Value = Vec<String>> {
+    (
+        0usize..7,
+        noise_args(),
+        prop::collection::vec(extreme(), 4),
+        count(),
+        any::<bool>(),
+    )
+        .prop_map(|(c, noise, x, n, json)| {
+            let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<String>>();
+            let mut a = match c {
+                0 => s(&["mu"]),
+                1 => s(&["phase-boundary"]),
+                2 => s(&["escape-rate"]),
+                3 => s(&["escape-probability"]),
+                4 => s(&["tail-exponent"]),
+                5 => s(&["sharp-flat", "--a", &x[0], "--lr", &x[1]]),
+                _ => s(&["amsgrad", "--a", &x[0], "--lr", &x[1]]),
+            };
+            if c <= 4 {
+                a.extend(noise);
+            }
+            match c {
+                0 => a.extend(s(&["--lr", &format!("{},{}", x[0], x[1])])),
+                1 => a.extend(s(&["--range", &format!("{},{}", x[0], x[1]), "--grid", &n])),
+                2 => a.extend(s(&["--lr", &x[0], "--lr-max", &x[1], "--epsilon", &x[2]])),
+                3 => a.extend(s(&[
+                    "--lr", &x[0], "--steps", &n, "--delta", &x[1], "--w0", &x[2],
+                ])),
+                4 => a.extend(s(&["--lr", &x[0]])),
+                _ => {}
+            }
+            let mut v = vec!["theory".to_string()];
+            v.extend(a);
+            if json {
+                v.push("--json".into());
+            }
+            v
+        })
+}
+
+/// The theory commands with extreme numbers (found by fuzzing: a subnormal range that never
+/// ended, E ln r overflowing to ∞, 10³⁰⁰ printed with 301 digits) end in exit 0 or 2 within
+/// the limit, with short lines. 48 cases from a fixed seed by default.
+#[test]
+fn no_theory_argument_aborts_or_stalls() {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(48);
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 100,
+        ..Config::default()
+    };
+    let algorithm = config.rng_algorithm;
+    let mut runner = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+        TestRunner::new(config)
+    } else {
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(algorithm))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let result = runner.run(&theory_args(), |args| {
+        invoke(dir.path(), &args, "", Some(MAX_LINE))
     });
     if let Err(e) = result {
         panic!("{e}");

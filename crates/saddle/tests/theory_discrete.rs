@@ -1205,3 +1205,52 @@ fn log_moments_never_overflow_into_the_wrong_phase() {
     let want = 1e250f64.ln() + 1e100f64.ln();
     assert!((m.mu - want).abs() < 1e-12 * want, "{m:?}");
 }
+
+/// Prop. 4's E ln r never overflows: at λ = 10³⁰⁰ the factors are r₊ = 8·10³⁰⁰ and
+/// r₋ = 2(10λ − 1) ≈ 2·10³⁰¹, whose product overflows while ½(ln r₊ + ln r₋) is finite; at
+/// λ = 10³⁰⁸ r₊ itself is ∞ (JSON "inf") and E ln r still finite.
+#[test]
+fn sharp_flat_contraction_never_overflows() {
+    for lr in [1e300, 1e308] {
+        let c = contraction(lr).unwrap();
+        let want = 0.5 * (16f64.ln() + 2.0 * lr.ln() + 10f64.ln());
+        assert!((c.mean_ln_r - want).abs() < 1e-13 * want, "{c:?}");
+        let want98 = 0.5 * (8f64.ln() + 2.0 * lr.ln() + 10f64.ln());
+        assert!((c.mean_ln_r_eq98 - want98).abs() < 1e-13 * want98, "{c:?}");
+        assert!(!c.sharp_guaranteed);
+        let j = serde_json::to_value(&c).unwrap();
+        assert!(j["mean_ln_r"].is_f64(), "{j}");
+        if lr == 1e308 {
+            assert_eq!(j["r_plus"], "inf", "{j}");
+        }
+    }
+    // Fig. 4's λ = 0.05: r₊ = 0.4, r₋ = 1.8, E ln r = ½ ln 0.72 (unchanged by the rewrite).
+    let c = contraction(0.05).unwrap();
+    assert!((c.mean_ln_r - 0.5 * 0.72f64.ln()).abs() < 1e-15, "{c:?}");
+}
+
+/// A subnormal lower end of the range does not stall the scan (below the smallest normal
+/// float x·2^{1/8} rounds back to x): the roots of a = −1 are found as from 0.
+#[test]
+fn phase_scan_from_a_subnormal_lower_end() {
+    let num = numeric_phase(&two_point(-1.0, 1), 5e-324, 2.0, 100).unwrap();
+    assert_eq!(num.roots.len(), 2, "{:?}", num.roots);
+    assert!(
+        (num.roots[0] - 0.5).abs() < 1e-15
+            && (num.roots[1] - 1.280_776_406_404_415_2).abs() < 1e-15
+    );
+}
+
+/// One value of x̄ means one count vector however many steps: t = 10⁹ is summed without a
+/// table of t + 1 log-factorials (8 GB). |w_t| = |1 − λx|ᵗ|w₀| exactly: 0.5ᵗ → 0 (x = 1) and
+/// 1.5ᵗ → ∞ (x = −1) at λ = ½.
+#[test]
+fn exact_escape_probability_of_one_value_at_a_billion_steps() {
+    for (x, want) in [(1.0, 0.0), (-1.0, 1.0)] {
+        let law = discrete(&[x], &[1.0], 1);
+        let p =
+            escape_probability(&law, 0.5, 1_000_000_000, 1e-3, &Init::Point { w0: 1.0 }).unwrap();
+        assert_eq!(p.count_vectors, Some(1));
+        assert_eq!(p.exact, Some(want), "{p:?}");
+    }
+}

@@ -157,8 +157,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             .collect();
         let pick = |v: &[f64]| keep.iter().map(|&k| v[k]).collect::<Vec<f64>>();
         series.push(
-            points(&format!("λ = {lr}"), pick(&t), pick(&g), Some(pick(&se)), i)
-                .markers(2.5, 0.8),
+            points(&format!("λ = {lr}"), pick(&t), pick(&g), Some(pick(&se)), i).markers(2.5, 0.8),
         );
         series.push(line("", t.clone(), paper, i));
         series.push(dashed("", vec![0.0, r.base.steps as f64], vec![mu, mu], i));

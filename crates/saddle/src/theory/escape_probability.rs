@@ -232,17 +232,18 @@ fn exact_sum(
         })
         .collect();
     let ln_p: Vec<f64> = probs.iter().map(|p| p.ln()).collect();
-    let ln_fact: Vec<f64> = (0..=t).map(ln_factorial).collect();
+    // ln n! on demand (no table of t + 1 values: with one value of x̄ there is one count
+    // vector however large t is, and a table would take 8t bytes).
     let ln_delta = delta.ln();
 
     struct Ctx<'a> {
         ln_y: &'a [f64],
         ln_p: &'a [f64],
         zero: &'a [bool],
-        ln_fact: &'a [f64],
         ln_delta: f64,
         init: &'a Init,
-        t: usize,
+        /// ln t!.
+        ln_t_fact: f64,
         sum: f64,
         /// Σ P(n)·(rounding of G at r = δ/F(n)), where G is strictly between 0 and 1.
         g_error: f64,
@@ -250,7 +251,7 @@ fn exact_sum(
     fn rec(i: usize, left: usize, ln_f: f64, scale: f64, lp: f64, dead: bool, c: &mut Ctx) {
         let m = c.ln_y.len();
         let visit = |n: usize, c: &mut Ctx| {
-            let lp = lp + n as f64 * c.ln_p[i] - c.ln_fact[n];
+            let lp = lp + n as f64 * c.ln_p[i] - ln_factorial(n as u64);
             let dead = dead || (n > 0 && c.zero[i]);
             let (ln_f, scale) = if n > 0 && !c.zero[i] {
                 let d = n as f64 * c.ln_y[i];
@@ -265,7 +266,7 @@ fn exact_sum(
             if dead {
                 return;
             }
-            let prob = (c.ln_fact[c.t] + lp).exp();
+            let prob = (c.ln_t_fact + lp).exp();
             if prob == 0.0 {
                 return;
             }
@@ -292,10 +293,9 @@ fn exact_sum(
         ln_y: &ln_y,
         ln_p: &ln_p,
         zero: &zero,
-        ln_fact: &ln_fact,
         ln_delta,
         init,
-        t: t as usize,
+        ln_t_fact: ln_factorial(t),
         sum: 0.0,
         g_error: 0.0,
     };

@@ -336,7 +336,9 @@ pub fn numeric_phase_of(
     // Geometric points from start to hi, and ladders around the scales.
     let mut extra = Vec::new();
     let ratio = 2f64.powf(0.125);
-    let mut x = start;
+    // From the smallest normal float up: below it x·ratio rounds back to x (a subnormal lo
+    // would never reach hi).
+    let mut x = start.max(f64::MIN_POSITIVE);
     while x < hi {
         extra.push(x);
         x *= ratio;

@@ -18,7 +18,7 @@
 //! x ≤ 0 and gives the paper's λ ≤ (1 + √6)/20 ≈ 0.1725 (Eq. 99). Both are reported.
 
 use crate::numeric::all_roots;
-use crate::theory::log_moments::check_lr;
+use crate::theory::log_moments::{check_lr, ln_abs_factor};
 use crate::theory::{invalid, TheoryError};
 
 /// Whether a minimum of Eq. 9 is one of the flat or the sharp pair.
@@ -56,9 +56,11 @@ pub struct Contraction {
     pub lr: f64,
     /// The proof's b = 1/λ − 6 (positive only for λ < 1/6, as Eq. 9 assumes b > 0).
     pub b: f64,
-    /// r for x = +1 (Eq. 97): 8λ.
+    /// r for x = +1 (Eq. 97): 8λ (`"inf"` in JSON where it overflows).
+    #[serde(serialize_with = "crate::numeric::serialize_f64")]
     pub r_plus: f64,
-    /// r for x = −1 (Eq. 97): 2·max(|1 − 2λ|, |1 − 10λ|).
+    /// r for x = −1 (Eq. 97): 2·max(|1 − 2λ|, |1 − 10λ|) (`"inf"` in JSON where it overflows).
+    #[serde(serialize_with = "crate::numeric::serialize_f64")]
     pub r_minus: f64,
     /// E ln r = ½ ln(r₊ r₋) = ½ ln[16λ·max(|1 − 2λ|, |1 − 10λ|)] with Eq. 97's factors.
     pub mean_ln_r: f64,
@@ -145,14 +147,14 @@ pub fn contraction(lr: f64) -> Result<Contraction, TheoryError> {
     let m = (1.0 - 2.0 * lr).abs().max((1.0 - 10.0 * lr).abs());
     let r_plus = 8.0 * lr;
     let r_minus = 2.0 * m;
-    let mean_ln_r = 0.5 * (r_plus * r_minus).ln();
+    let mean_ln_r = contraction_value(lr, 16.0);
     Ok(Contraction {
         lr,
         b: 1.0 / lr - 6.0,
         r_plus,
         r_minus,
         mean_ln_r,
-        mean_ln_r_eq98: 0.5 * (8.0 * lr * m).ln(),
+        mean_ln_r_eq98: contraction_value(lr, 8.0),
         sharp_guaranteed: mean_ln_r < 0.0,
     })
 }
@@ -204,6 +206,9 @@ pub fn sharp_flat(a: f64, lr: Option<f64>) -> Result<SharpFlatTheory, TheoryErro
 
 /// ½ ln[k·λ·max(|1 − 2λ|, |1 − 10λ|)] (k = 16: Eq. 97; k = 8: Eq. 98 as printed).
 fn contraction_value(lr: f64, k: f64) -> f64 {
-    let m = (1.0 - 2.0 * lr).abs().max((1.0 - 10.0 * lr).abs());
-    0.5 * (k * lr * m).ln()
+    // ½[ln k + ln λ + ln m]: logarithms summed, never of a product that could overflow
+    // (λ = 10³⁰⁰: kλm = ∞ while the value is ≈ 692); ln m = max(ln|1 − 2λ|, ln|1 − 10λ|)
+    // without forming 10λ.
+    let ln_m = ln_abs_factor(lr, 2.0).max(ln_abs_factor(lr, 10.0));
+    0.5 * (k.ln() + lr.ln() + ln_m)
 }
