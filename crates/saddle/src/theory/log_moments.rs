@@ -459,6 +459,8 @@ impl BatchMean {
             BatchMean::Gaussian { mean, std, .. } => Some(Standard {
                 nu: c - k * mean,
                 kappa: k * std,
+                m: mean,
+                s: std,
                 u_lo: -40.0,
                 u_hi: 40.0,
                 breaks: vec![
@@ -471,6 +473,8 @@ impl BatchMean {
                 // z = (c − k·lo) − (k(hi − lo)/S)·u, u = Σ_b (x_b − lo)/(hi − lo) ∈ [0, S].
                 nu: c - k * lo,
                 kappa: k * (hi - lo) / batch as f64,
+                m: lo,
+                s: (hi - lo) / batch as f64,
                 u_lo: 0.0,
                 u_hi: batch as f64,
                 breaks: (1..batch).map(|j| j as f64).collect(),
@@ -565,20 +569,24 @@ impl BatchMean {
         };
         let st = self.standard(c, k).expect("continuous law");
         let (z_lo, z_hi) = (st.nu - st.kappa * st.u_hi, st.nu - st.kappa * st.u_lo);
-        // A support narrow against its distance from 0 (below 10⁻⁶ of it, down to no float
-        // between its ends): ln|z| is smooth there, and nodes in z would collapse onto a few
-        // floats, so integrate over the standard variable u.
+        // A support narrow against its distance from 0 (below 10⁻³ of it, down to no float
+        // between its ends): ln|z| is smooth there, nodes in z would sit on a coarse grid of
+        // floats (or collapse onto a few), and at small λ ln(1 − λx̄) is best taken as ln_1p;
+        // so integrate over the standard variable u.
         let narrow =
-            z_lo > 0.0 && z_hi - z_lo <= 1e-6 * z_lo || z_hi < 0.0 && z_hi - z_lo <= 1e-6 * -z_hi;
+            z_lo > 0.0 && z_hi - z_lo <= 1e-3 * z_lo || z_hi < 0.0 && z_hi - z_lo <= 1e-3 * -z_hi;
         if narrow {
             let (nu, kappa, phi) = (st.nu, st.kappa, &st.phi);
-            return integrate(
-                |u| phi(u) * h(shift + (nu - kappa * u).abs().ln()),
-                st.u_lo,
-                st.u_hi,
-                &st.breaks,
-                tol,
-            );
+            // ln|y| by ln_abs_factor where λx̄ does not overflow: ln(1 + ·) of a small λx̄
+            // keeps its digits (1 − λx̄ would round to 1 at λ = 10⁻²⁰).
+            let ln_abs = |u: f64| {
+                if width_ok {
+                    ln_abs_factor(lr, st.m + st.s * u)
+                } else {
+                    shift + (nu - kappa * u).abs().ln()
+                }
+            };
+            return integrate(|u| phi(u) * h(ln_abs(u)), st.u_lo, st.u_hi, &st.breaks, tol);
         }
         if width_ok {
             return self.expect(lr, |y| h(y.abs().ln()), tol);
@@ -690,11 +698,15 @@ fn sum_atoms<T: Fn(usize) -> f64>(values: &[f64], probs: &[f64], batch: usize, t
     }
 }
 
-/// A continuous law of z = c − k·x̄ in its standard variable: z = ν − κ·u, u of density φ on
+/// A continuous law of z = c − k·x̄ in its standard variable: x̄ = m + s·u and z = ν − κ·u
+/// (ν = c − k·m, κ = k·s), u of density φ on
 /// [u_lo, u_hi] with kinks at `breaks` ([`BatchMean::standard`]).
 struct Standard {
     nu: f64,
     kappa: f64,
+    /// x̄ = m + s·u.
+    m: f64,
+    s: f64,
     u_lo: f64,
     u_hi: f64,
     breaks: Vec<f64>,
