@@ -212,7 +212,8 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // stderr may be unwritable too: never panic over a message.
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let msg = saddle::config::compact_numbers(&format!("{e:#}"));
+            let _ = writeln!(std::io::stderr(), "error: {msg}");
             if e.chain().any(|c| c.downcast_ref::<InputError>().is_some()) {
                 ExitCode::from(2)
             } else {

@@ -822,7 +822,10 @@ fn escape_rate(src: &Source, lrs: &[f64], lr_max: f64, epsilon: Option<f64>) -> 
     let (optimum_closed, optimum_closed_note) = match two_point_a(&e) {
         Some(a) => match two_point_optimum(a) {
             Ok(o) => (Some(o), None),
-            Err(err) => (None, Some(err.to_string())),
+            Err(err) => (
+                None,
+                Some(saddle::config::compact_numbers(&err.to_string())),
+            ),
         },
         None => (
             None,

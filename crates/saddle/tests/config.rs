@@ -1019,3 +1019,25 @@ fn set_path_creates_tables_and_rejects_non_tables() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Messages never spell a float with hundreds of digits: numbers of more than 20 digits are
+/// rewritten as `num` writes them, everything else is left alone.
+#[test]
+fn compact_numbers_rewrites_only_long_numbers() {
+    use saddle::config::compact_numbers;
+    let long = format!("a = {} and lr = {}, 12 runs, v0.5", 1e300, 5e-324);
+    assert!(long.len() > 600);
+    assert_eq!(
+        compact_numbers(&long),
+        "a = 1e300 and lr = 5e-324, 12 runs, v0.5"
+    );
+    assert_eq!(compact_numbers("λ = 0.8 (μ ≥ 0)"), "λ = 0.8 (μ ≥ 0)");
+    assert_eq!(compact_numbers("-1e300 ≥ 2⁵³"), "-1e300 ≥ 2⁵³");
+    let hash = "md5 123456789012345678901234abcdef";
+    assert_eq!(compact_numbers(hash), hash);
+    assert_eq!(
+        compact_numbers(&format!("-{}", 1e25)),
+        "-1e25",
+        "the sign stays in front"
+    );
+}

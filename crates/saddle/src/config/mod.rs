@@ -16,7 +16,9 @@ use crate::observe::{
 };
 use crate::sde::Scheme;
 use crate::sweep::{Axis, AxisValues, Grid};
-pub use reader::{closest, display_num, echo, echo_quoted, is_big_integer, num, show, ECHO_CHARS};
+pub use reader::{
+    closest, compact_numbers, display_num, echo, echo_quoted, is_big_integer, num, show, ECHO_CHARS,
+};
 use reader::{Reader, R};
 use toml::{Table, Value};
 

@@ -68,6 +68,44 @@ pub fn num(x: f64) -> String {
     }
 }
 
+/// A message with every decimal number of more than 20 digits (a float written by `{}`:
+/// 10³⁰⁰ as 301 digits, 5·10⁻³²⁴ as 324 zeros) rewritten by [`num`]; the rest unchanged.
+/// For messages built from library values that Rust's `Display` spells out in full.
+pub fn compact_numbers(msg: &str) -> String {
+    let b = msg.as_bytes();
+    let mut out = String::with_capacity(msg.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
+        {
+            let start = i;
+            let mut digits = 0;
+            let mut dot = false;
+            while i < b.len() && (b[i].is_ascii_digit() || (b[i] == b'.' && !dot)) {
+                if b[i] == b'.' {
+                    dot = true;
+                } else {
+                    digits += 1;
+                }
+                i += 1;
+            }
+            let token = &msg[start..i];
+            // Part of a word (a hash, an identifier): left alone.
+            let word = i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_');
+            match token.parse::<f64>() {
+                Ok(x) if digits > 20 && !word => out.push_str(&num(x)),
+                _ => out.push_str(token),
+            }
+        } else {
+            let c = msg[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
 /// A number derived by arithmetic (a linspace point, a mean), for people: rounded to 10
 /// significant digits, then as [`num`], so `1.2100000000000002` shows as `1.21` and
 /// `0.11699999999999999` as `0.117`. Not for data files, which keep every digit.
