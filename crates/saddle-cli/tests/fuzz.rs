@@ -478,26 +478,30 @@ fn invoke(
     Ok(())
 }
 
-#[test]
-fn no_input_aborts_the_binary() {
+/// A runner of `PROPTEST_CASES` cases (default `cases`) from a fixed seed, so the suite tests
+/// the same cases on every run; `PROPTEST_RNG_SEED` set (scripts/fuzz.sh) draws them at random.
+fn runner(cases: u32, max_shrink_iters: u32) -> TestRunner {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(64);
-    // A fixed seed: the suite tests the same cases on every run (scripts/fuzz.sh varies them
-    // with PROPTEST_RNG_SEED).
+        .unwrap_or(cases);
     let config = Config {
         cases,
         failure_persistence: None,
-        max_shrink_iters: 200,
+        max_shrink_iters,
         ..Config::default()
     };
     let algorithm = config.rng_algorithm;
-    let mut runner = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+    if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
         TestRunner::new(config)
     } else {
         TestRunner::new_with_rng(config, TestRng::deterministic_rng(algorithm))
-    };
+    }
+}
+
+#[test]
+fn no_input_aborts_the_binary() {
+    let mut runner = runner(64, 200);
     let tpl = templates();
     let n = tpl.len();
     let dir = tempfile::tempdir().unwrap();
@@ -651,22 +655,7 @@ fn theory_args() -> impl Strategy<Value = Vec<String>> {
 /// the limit, with short lines. 48 cases from a fixed seed by default.
 #[test]
 fn no_theory_argument_aborts_or_stalls() {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(48);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 100,
-        ..Config::default()
-    };
-    let algorithm = config.rng_algorithm;
-    let mut runner = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
-        TestRunner::new(config)
-    } else {
-        TestRunner::new_with_rng(config, TestRng::deterministic_rng(algorithm))
-    };
+    let mut runner = runner(48, 100);
     let dir = tempfile::tempdir().unwrap();
     let result = runner.run(&theory_args(), |args| {
         invoke(dir.path(), &args, "", Some(MAX_LINE))
