@@ -1041,3 +1041,23 @@ fn compact_numbers_rewrites_only_long_numbers() {
         "the sign stays in front"
     );
 }
+
+/// A TOML error on a very long line shows the characters around the error, not the line: the
+/// message stays short, names the line and column, and puts a caret under the error.
+#[test]
+fn toml_errors_on_long_lines_are_shortened() {
+    let text = format!("runs = 1\nx = {}]\n", "1*".repeat(2000));
+    let Err(ConfigError::Syntax(m)) = saddle::config::parse_table(&text) else {
+        panic!("expected a syntax error");
+    };
+    assert!(m.len() < 600, "{} bytes: {m}", m.len());
+    assert!(m.starts_with("TOML parse error at line 2, column "), "{m}");
+    let lines: Vec<&str> = m.lines().collect();
+    assert_eq!(lines.len(), 3, "{m}");
+    assert!(lines[2].trim_start() == "^", "{m}");
+    // A short line keeps the parser's own message.
+    let Err(ConfigError::Syntax(m)) = saddle::config::parse_table("runs = ]") else {
+        panic!("expected a syntax error");
+    };
+    assert!(m.contains("runs = ]"), "{m}");
+}

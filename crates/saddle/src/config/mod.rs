@@ -577,10 +577,38 @@ fn ints(v: &[u64]) -> Value {
     Value::Array(v.iter().map(|x| int(*x)).collect())
 }
 
-/// Parse TOML text into a table.
+/// Parse TOML text into a table. The error is the parser's own message (line, column, the
+/// line with a caret), except that a line longer than 200 characters is shown as the
+/// [`ECHO_CHARS`] characters on each side of the error.
 pub fn parse_table(text: &str) -> Result<Table, ConfigError> {
-    text.parse::<Table>()
-        .map_err(|e| ConfigError::Syntax(e.to_string().trim_end().to_string()))
+    text.parse::<Table>().map_err(|e| {
+        let full = e.to_string().trim_end().to_string();
+        if full.lines().all(|l| l.chars().count() <= 200) {
+            return ConfigError::Syntax(full);
+        }
+        let at = e.span().map_or(0, |s| s.start).min(text.len());
+        let at = (0..=at).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let line_no = text[..at].matches('\n').count() + 1;
+        let before: Vec<char> = text[line_start..at].chars().collect();
+        let column = before.len() + 1;
+        let shown_before: String = before[before.len().saturating_sub(ECHO_CHARS)..]
+            .iter()
+            .collect();
+        let after: String = text[at..line_end].chars().take(ECHO_CHARS).collect();
+        let lead = if before.len() > ECHO_CHARS { "…" } else { "" };
+        let tail = if text[at..line_end].chars().count() > ECHO_CHARS {
+            "…"
+        } else {
+            ""
+        };
+        ConfigError::Syntax(format!(
+            "TOML parse error at line {line_no}, column {column}: {}\n  {lead}{shown_before}{after}{tail}\n  {}^",
+            e.message().trim_end(),
+            " ".repeat(lead.chars().count() + shown_before.chars().count())
+        ))
+    })
 }
 
 /// Set `path` (dot-separated) to `value` in `t`, creating tables on the way.
