@@ -485,21 +485,13 @@ impl BatchMean {
 
     /// The law of z = c − k·x̄ (k > 0) for a continuous law, as [`BatchMean::y_density`]
     /// (which is c = 1, k = λ): with c = 1/λ, k = 1, z = y/λ, for λ so large that y overflows.
-    /// The range of z, its break points (φ's, mapped, and 0) and its density φ((ν − z)/κ)/κ.
     #[allow(clippy::type_complexity)]
     fn z_density(
         &self,
         c: f64,
         lr: f64,
     ) -> Option<(f64, f64, Vec<f64>, Box<dyn Fn(f64) -> f64 + '_>)> {
-        let st = self.standard(c, lr)?;
-        let (nu, kappa) = (st.nu, st.kappa);
-        let mut breaks: Vec<f64> = st.breaks.iter().map(|u| nu - kappa * u).collect();
-        breaks.push(0.0);
-        let (lo, hi) = (nu - kappa * st.u_hi, nu - kappa * st.u_lo);
-        let phi = st.phi;
-        let dens = move |z: f64| phi((nu - z) / kappa) / kappa;
-        Some((lo, hi, breaks, Box::new(dens)))
+        Some(self.standard(c, lr)?.density())
     }
 
     /// E g(y), y = 1 − λx̄: an exact sum over atoms (g is evaluated at every atom, also at
@@ -558,17 +550,19 @@ impl BatchMean {
                 h(ln_abs_factor(lr, values[i]))
             }));
         }
-        let (lo, hi, _, _) = self.y_density(lr).expect("continuous law");
+        let y = self.standard(1.0, lr).expect("continuous law");
+        let (lo, hi) = y.range();
         let width_ok = (hi - lo).is_finite() && lo.is_finite() && hi.is_finite();
-        // y = c·λ·z: directly (c = 1) or, where λx̄ overflows, as ln|y| = ln λ + ln|z| with
-        // z = 1/λ − x̄.
-        let (c, k, shift) = if width_ok {
-            (1.0, lr, 0.0)
+        // y = 1 − λx̄ directly or, where λx̄ overflows, ln|y| = ln λ + ln|z| with z = 1/λ − x̄.
+        let (st, shift) = if width_ok {
+            (y, 0.0)
         } else {
-            (1.0 / lr, 1.0, lr.ln())
+            (
+                self.standard(1.0 / lr, 1.0).expect("continuous law"),
+                lr.ln(),
+            )
         };
-        let st = self.standard(c, k).expect("continuous law");
-        let (z_lo, z_hi) = (st.nu - st.kappa * st.u_hi, st.nu - st.kappa * st.u_lo);
+        let (z_lo, z_hi) = st.range();
         // A support narrow against its distance from 0 (below 10⁻³ of it, down to no float
         // between its ends): ln|z| is smooth there, nodes in z would sit on a coarse grid of
         // floats (or collapse onto a few), and at small λ ln(1 − λx̄) is best taken as ln_1p;
@@ -588,10 +582,7 @@ impl BatchMean {
             };
             return integrate(|u| phi(u) * h(ln_abs(u)), st.u_lo, st.u_hi, &st.breaks, tol);
         }
-        if width_ok {
-            return self.expect(lr, |y| h(y.abs().ln()), tol);
-        }
-        let (lo, hi, breaks, dens) = self.z_density(1.0 / lr, 1.0).expect("continuous law");
+        let (lo, hi, breaks, dens) = st.density();
         integrate(|z| dens(z) * h(shift + z.abs().ln()), lo, hi, &breaks, tol)
     }
 
@@ -711,6 +702,31 @@ struct Standard {
     u_hi: f64,
     breaks: Vec<f64>,
     phi: Box<dyn Fn(f64) -> f64>,
+}
+
+impl Standard {
+    /// The range [ν − κ·u_hi, ν − κ·u_lo] of z.
+    fn range(&self) -> (f64, f64) {
+        (
+            self.nu - self.kappa * self.u_hi,
+            self.nu - self.kappa * self.u_lo,
+        )
+    }
+
+    /// The range of z, its break points (φ's, mapped, and 0) and its density φ((ν − z)/κ)/κ.
+    #[allow(clippy::type_complexity)]
+    fn density(self) -> (f64, f64, Vec<f64>, Box<dyn Fn(f64) -> f64>) {
+        let (lo, hi) = self.range();
+        let (nu, kappa, phi) = (self.nu, self.kappa, self.phi);
+        let mut breaks: Vec<f64> = self.breaks.iter().map(|u| nu - kappa * u).collect();
+        breaks.push(0.0);
+        (
+            lo,
+            hi,
+            breaks,
+            Box::new(move |z: f64| phi((nu - z) / kappa) / kappa),
+        )
+    }
 }
 
 /// The Irwin–Hall density of the sum of `s` independent U[0, 1]:
