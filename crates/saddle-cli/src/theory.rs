@@ -11,7 +11,7 @@ use crate::progress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
-use saddle::config::{parse_table, set_path, Experiment, OptKind};
+use saddle::config::{num, parse_table, set_path, Experiment, OptKind};
 use saddle::ensemble::Init as EnsembleInit;
 use saddle::model::Field;
 use saddle::noise::Law;
@@ -508,7 +508,7 @@ impl std::fmt::Display for F {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (x, d) = (self.0, self.1);
         let s = if !x.is_finite() {
-            saddle::config::num(x)
+            num(x)
         } else if x == 0.0 || (1e-4..1e7).contains(&x.abs()) {
             format!("{x:.d$}")
         } else {
@@ -518,11 +518,11 @@ impl std::fmt::Display for F {
     }
 }
 
-/// A TOML value for people, inline: numbers as [`g`] (TOML's own writer spells 10³⁰⁰ with
+/// A TOML value for people, inline: numbers as [`num`] (TOML's own writer spells 10³⁰⁰ with
 /// 301 digits).
 fn inline(v: &Value) -> String {
     match v {
-        Value::Float(x) => g(*x),
+        Value::Float(x) => num(*x),
         Value::Array(a) => format!("[{}]", a.iter().map(inline).collect::<Vec<_>>().join(", ")),
         Value::Table(t) => format!(
             "{{ {} }}",
@@ -533,11 +533,6 @@ fn inline(v: &Value) -> String {
         ),
         other => other.to_string(),
     }
-}
-
-/// A number as given (shortest round trip), scientific outside [10⁻⁶, 10⁶).
-fn g(x: f64) -> String {
-    saddle::config::num(x)
 }
 
 fn show_opt(x: Option<f64>) -> String {
@@ -619,7 +614,7 @@ fn human_mu(r: &MuReport) -> String {
         let _ = writeln!(
             o,
             "{:>12}  {:>18}  {:>18}  {:>10}  {phase}",
-            g(m.lr),
+            num(m.lr),
             show(m.mu),
             show_opt(m.s2),
             format!("{:?}", m.method).to_lowercase(),
@@ -632,7 +627,7 @@ fn human_mu(r: &MuReport) -> String {
                 o,
                 "{:>12}  one step sets w to 0 with probability {} (Prop. 1): mu = -inf, s2 does not exist",
                 "",
-                g(m.zero_probability)
+                num(m.zero_probability)
             );
         }
     }
@@ -756,12 +751,12 @@ fn phase(src: &Source, range: &str, vary: Option<&str>, grid: usize) -> Result<P
 fn human_phase(r: &PhaseReport) -> String {
     let mut o = format!(
         "learning rates in [{}, {}]; mu(lr) = E ln|1 - lr x| changes sign at the roots\n",
-        g(r.range[0]),
-        g(r.range[1])
+        num(r.range[0]),
+        num(r.range[1])
     );
     for p in &r.points {
         if let (Some(k), Some(v)) = (&r.vary, p.value) {
-            let _ = writeln!(o, "\n{k} = {}", g(v));
+            let _ = writeln!(o, "\n{k} = {}", num(v));
         } else {
             let _ = writeln!(o, "\nnoise: {}", inline(&p.noise));
         }
@@ -847,12 +842,12 @@ fn escape_rate(src: &Source, lrs: &[f64], lr_max: f64, epsilon: Option<f64>) -> 
 fn human_rate(r: &RateReport) -> String {
     let mut o = format!("noise: {}\n", inline(&r.noise));
     for m in &r.rates {
-        let _ = writeln!(o, "gamma({}) = mu = {}", g(m.lr), show(m.mu));
+        let _ = writeln!(o, "gamma({}) = mu = {}", num(m.lr), show(m.mu));
     }
     let _ = writeln!(
         o,
         "optimum over 0 < lr <= {} (numeric): lr* = {}, gamma* = {}{}",
-        g(r.optimum.lr_max),
+        num(r.optimum.lr_max),
         F(r.optimum.lr_star, 12),
         F(r.optimum.gamma_star, 12),
         if r.optimum.interior {
@@ -879,7 +874,7 @@ fn human_rate(r: &RateReport) -> String {
         let _ = writeln!(
             o,
             "Eq. 91: gamma* <= {} for every a < 0 with |a| <= {} (gamma* at the bound: {}, lr* {})",
-            g(s.epsilon),
+            num(s.epsilon),
             F(s.a_bound, 12),
             F(s.gamma_star_at_bound, 12),
             F(s.lr_star_at_bound, 12)
@@ -991,9 +986,9 @@ fn human_prob(r: &ProbReport) -> String {
     let mut o = format!(
         "noise: {}\nP(|w_t| >= {}) after t = {} steps at lr = {}, w0: {}\n",
         inline(&r.noise),
-        g(p.delta),
+        num(p.delta),
         p.t,
-        g(p.lr),
+        num(p.lr),
         serde_json::to_string(&p.init).expect("serialisable")
     );
     let _ = writeln!(
@@ -1026,7 +1021,7 @@ fn human_prob(r: &ProbReport) -> String {
 // sharp-flat, amsgrad, tail-exponent
 
 fn human_sharp_flat(r: &sharp_flat::SharpFlatTheory) -> String {
-    let mut o = format!("sharp-flat landscape (Eq. 9), a = {}\n", g(r.a));
+    let mut o = format!("sharp-flat landscape (Eq. 9), a = {}\n", num(r.a));
     for m in &r.minima {
         let _ = writeln!(
             o,
@@ -1048,7 +1043,7 @@ fn human_sharp_flat(r: &sharp_flat::SharpFlatTheory) -> String {
         let _ = writeln!(
             o,
             "at lr = {}: b = 1/lr - 6 = {}; r(x >= 0) = {}, r(x <= 0) = {}; E ln r = {} (Eq. 98 as printed: {}); sharp minima guaranteed: {}",
-            g(c.lr),
+            num(c.lr),
             F(c.b, 6),
             F(c.r_plus, 6),
             F(c.r_minus, 6),
@@ -1063,27 +1058,27 @@ fn human_sharp_flat(r: &sharp_flat::SharpFlatTheory) -> String {
 fn human_amsgrad(r: &amsgrad::AmsgradTrap) -> String {
     let mut o = format!(
         "AMSGrad (Prop. 5), a = {}: trapped when {} <= lr/sqrt(c) <= {} (Eq. 115)\n",
-        g(r.a),
+        num(r.a),
         F(r.lr_prime_lo, 10),
         F(r.lr_prime_hi, 10)
     );
     let _ = writeln!(
         o,
         "  |g| <= {} for |w| <= 1 (Eq. 100 prints 1 + a = {}), so c = lim v_hat <= {}",
-        g(r.grad_bound),
-        g(r.grad_bound_eq100),
-        g(r.c_max)
+        num(r.grad_bound),
+        num(r.grad_bound_eq100),
+        num(r.c_max)
     );
     if let Some(lr) = r.lr {
         let _ = match r.c_range {
             Some([lo, hi]) => writeln!(
                 o,
                 "  at lr = {}: trapped for c in [{}, {}]",
-                g(lr),
+                num(lr),
                 F(lo, 10),
                 F(hi, 10)
             ),
-            None => writeln!(o, "  at lr = {}: no reachable c traps", g(lr)),
+            None => writeln!(o, "  at lr = {}: no reachable c traps", num(lr)),
         };
     }
     o
@@ -1092,7 +1087,7 @@ fn human_amsgrad(r: &amsgrad::AmsgradTrap) -> String {
 fn human_tail(r: &kesten::TailExponent) -> String {
     format!(
         "lr = {}: mu = {}, tail exponent kappa = {} (+- {:.1e}): P(|w| > u) ~ u^-kappa; P(|1 - lr x| > 1) = {}\n",
-        g(r.lr),
+        num(r.lr),
         show(r.mu),
         F(r.kappa, 12),
         r.kappa_error,
@@ -1244,9 +1239,9 @@ fn human_stationary(r: &StationaryReport) -> String {
     let d = &r.density;
     let mut o = format!(
         "stationary density of Eq. 57 on [{}, {}] (lr = {}, S = {}), {} points\n",
-        g(d.lo),
-        g(d.hi),
-        g(d.lr),
+        num(d.lo),
+        num(d.hi),
+        num(d.lr),
         d.batch,
         d.w.len()
     );
@@ -1261,10 +1256,10 @@ fn human_stationary(r: &StationaryReport) -> String {
         let _ = writeln!(
             o,
             "closed form (Eq. 63; 68/76 for sigma = 0): m = {}, v = {}, b = {}, sigma = {}, exponent {}, normalisable on R: {}",
-            g(c.m),
-            g(c.v),
-            g(c.b),
-            g(c.sigma),
+            num(c.m),
+            num(c.v),
+            num(c.b),
+            num(c.sigma),
             show_opt(c.exponent),
             c.normalisability.normalisable
         );
@@ -1419,10 +1414,10 @@ fn human_fp(r: &FpReport) -> String {
     let t = &r.transient;
     let mut o = format!(
         "Fokker-Planck (Eq. 52) on [{}, {}], {} cells, lr = {}, S = {}, {:?} ({} steps, largest dt {:.3e})\n",
-        g(t.lo),
-        g(t.hi),
+        num(t.lo),
+        num(t.hi),
         t.centres.len(),
-        g(t.lr),
+        num(t.lr),
         t.batch,
         t.scheme,
         t.steps,
@@ -1539,9 +1534,9 @@ fn human_design(r: &DesignReport) -> String {
     let mut o = format!(
         "designed noise (Prop. 10, Eq. 117) for target p(w) = {} on [{}, {}], lr = {}, S = {}\n",
         r.target,
-        g(n.lo),
-        g(n.hi),
-        g(n.lr),
+        num(n.lo),
+        num(n.hi),
+        num(n.lr),
         n.batch
     );
     let _ = writeln!(
