@@ -89,7 +89,9 @@ fn run_work(work: &str, size: &str) -> Result<(u64, f64, Vec<Summary>)> {
         if work == "adaptive" {
             // Adam and AMSGrad at each beta1: four variants, as the peers run them.
             let mut ams = e.clone();
-            ams.optimizer.kind = saddle::config::OptKind::AmsGrad;
+            if let saddle::config::Rule::Adam(a) = &mut ams.optimizer.rule {
+                a.amsgrad = true;
+            }
             exps.push((2 * c.index, e));
             exps.push((2 * c.index + 1, ams));
         } else {

@@ -531,7 +531,7 @@ pub fn human(e: &Experiment, s: &Summary) -> String {
         let _ = writeln!(
             o,
             "continuous time (Eq. 49): {} with dt = {}, so step t is time t*dt (T*dt = {}); C(w): {}",
-            e.optimizer.scheme.name(),
+            e.optimizer.sde().map(|s| s.scheme).unwrap_or_default().name(),
             display_num(dt),
             display_num(s.steps as f64 * dt),
             e.diffusion.kind()

@@ -11,7 +11,7 @@ use crate::progress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
-use saddle::config::{num, parse_table, set_path, Experiment, OptKind};
+use saddle::config::{num, parse_table, set_path, Experiment};
 use saddle::ensemble::Init as EnsembleInit;
 use saddle::model::Field;
 use saddle::noise::Law;
@@ -959,7 +959,7 @@ fn escape_prob(
         &init,
     ))?;
     let simulated = if simulate {
-        if !matches!(e.optimizer.kind, OptKind::Sgd) {
+        if e.optimizer.kind() != "sgd" {
             return Err(InputError("--simulate needs optimizer.kind = \"sgd\"".into()).into());
         }
         let s = saddle::experiment::run(&e, 0, None).map_err(InputError::from_display)?;
@@ -1319,11 +1319,7 @@ fn fokker_planck(
 ) -> Result<FpReport> {
     let c = continuous(args, range)?;
     let e = &c.exp;
-    let dt = if e.optimizer.kind == OptKind::Sde {
-        e.optimizer.dt
-    } else {
-        1.0
-    };
+    let dt = e.optimizer.dt().unwrap_or(1.0);
     let hist_steps: Vec<u64> = e
         .observe
         .histograms

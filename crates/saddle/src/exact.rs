@@ -14,15 +14,16 @@
 //! The state is carried as ln|w| and a sign, so it neither overflows nor underflows between
 //! record steps. What differs from stepping (documented in `docs/experiment-files.md`):
 //! divergence (|w| > bound, or a loss that overflows) and absorption below
-//! [`crate::ensemble::ABSORB_BELOW`] are judged at the record steps only, where stepping
+//! [`crate::rules::ABSORB_BELOW`] are judged at the record steps only, where stepping
 //! judges them at every step; a run absorbed by a factor that is exactly 0 is absorbed at
 //! the first record step after it. Each run draws w₀ first from its stream (seed, cell, run),
 //! as stepping does, so both modes start every run at the same w₀; the rest of the stream is
 //! used differently.
 
-use crate::ensemble::ABSORB_BELOW;
 use crate::noise::NoiseLaw;
 use crate::rng::{LaneWords, Philox4x32};
+pub use crate::rules::Next;
+use crate::rules::{Rules, ABSORB_BELOW};
 use crate::theory::log_moments::BatchMean;
 use rand_distr::{Binomial, Distribution};
 use statrs::function::factorial::ln_binomial;
@@ -582,17 +583,6 @@ impl<const N: usize> LaneSource<N> {
     }
 }
 
-/// Where an interval takes a run: to 0, past the bound, or to a new state.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Next {
-    /// Below [`ABSORB_BELOW`] (or a zero factor was drawn): absorbed.
-    Absorbed,
-    /// Past the bound (or beyond f64): diverged.
-    Diverged,
-    /// The new state.
-    At(f64),
-}
-
 /// How far beyond a wall the exponent bracket of [`Walls::advance`] must put ln|w| to decide
 /// without a logarithm: far above the rounding of ln|x| + ln|Π| (about 10⁻¹³ at |ln| ≤ 2000).
 const BRACKET_MARGIN: f64 = 1e-6;
@@ -601,7 +591,7 @@ const BRACKET_MARGIN: f64 = 1e-6;
 /// bound.
 #[derive(Clone, Copy, Debug)]
 pub struct Walls {
-    limit: f64,
+    rules: Rules,
     ln_limit: f64,
     ln_absorb: f64,
 }
@@ -609,10 +599,10 @@ pub struct Walls {
 impl Walls {
     /// Divergence above `bound` (or f64's largest value, if lower).
     pub fn new(bound: f64) -> Walls {
-        let limit = bound.min(f64::MAX);
+        let rules = Rules::new(bound, true);
         Walls {
-            limit,
-            ln_limit: limit.ln(),
+            rules,
+            ln_limit: rules.limit().ln(),
             ln_absorb: ABSORB_BELOW.ln(),
         }
     }
@@ -627,16 +617,7 @@ impl Walls {
     #[inline]
     pub fn advance(&self, x: f64, p: &Product) -> Next {
         match *p {
-            Product::Value(v) => {
-                let y = x * v;
-                if y.abs() < ABSORB_BELOW {
-                    Next::Absorbed
-                } else if !(y.abs() <= self.limit) {
-                    Next::Diverged
-                } else {
-                    Next::At(y)
-                }
-            }
+            Product::Value(v) => self.rules.land_value(x * v),
             Product::Log { ln_abs, negative } => {
                 // Most such runs end far beyond a wall (a phase diagram's escaping and
                 // trapped cells): x's binary exponent brackets ln|x| within ln 2, which
@@ -805,7 +786,7 @@ mod tests {
                 for _ in 0..4 {
                     let x =
                         (1.0 + rng.next_f64()) * 2f64.powi(e) * if e % 2 == 0 { 1.0 } else { -1.0 };
-                    if x.abs() < ABSORB_BELOW || x.abs() > walls.limit {
+                    if x.abs() < ABSORB_BELOW || x.abs() > walls.rules.limit() {
                         continue;
                     }
                     let lx = x.abs().ln();

@@ -60,6 +60,65 @@ macro_rules! run_by_run_lanes {
     };
 }
 
+/// Weight decay as the engine applies it at every step, for every optimizer: PyTorch's
+/// `weight_decay`, the L2 term wd·w added to the gradient before the update, or AdamW's
+/// decoupled decay, w ← (1 − λ·wd)·w before the update (Loshchilov & Hutter).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightDecay {
+    /// wd of the L2 term added to the gradient (0: none).
+    pub l2: f64,
+    /// The factor 1 − λ·wd of decoupled decay (1: none).
+    pub shrink: f64,
+}
+
+impl WeightDecay {
+    /// No weight decay.
+    pub const NONE: WeightDecay = WeightDecay {
+        l2: 0.0,
+        shrink: 1.0,
+    };
+
+    /// The L2 term wd·w added to the gradient.
+    pub fn l2(wd: f64) -> WeightDecay {
+        WeightDecay {
+            l2: wd,
+            ..Self::NONE
+        }
+    }
+
+    /// Decoupled decay with learning rate `lr`: w ← (1 − lr·wd)·w.
+    pub fn decoupled(lr: f64, wd: f64) -> WeightDecay {
+        WeightDecay {
+            shrink: 1.0 - lr * wd,
+            ..Self::NONE
+        }
+    }
+
+    /// Add the L2 term to the gradients `g` of the lanes' states `w`.
+    #[inline(always)]
+    pub fn to_gradient<W: Vector, const L: usize>(&self, w: &W::Lanes<L>, g: &mut W::Lanes<L>) {
+        if self.l2 != 0.0 {
+            for i in 0..W::DIM {
+                for l in 0..L {
+                    *W::at_mut(g, i, l) += self.l2 * W::at(w, i, l);
+                }
+            }
+        }
+    }
+
+    /// Apply decoupled decay to the lanes' states `w`.
+    #[inline(always)]
+    pub fn to_state<W: Vector, const L: usize>(&self, w: &mut W::Lanes<L>) {
+        if self.shrink != 1.0 {
+            for i in 0..W::DIM {
+                for l in 0..L {
+                    *W::at_mut(w, i, l) *= self.shrink;
+                }
+            }
+        }
+    }
+}
+
 /// Plain (minibatch) SGD, Eq. 2: w ← w − λĝ. GD is the same rule fed the expected gradient.
 #[derive(Clone, Copy, Debug)]
 pub struct Sgd {
@@ -84,13 +143,16 @@ impl<W: Vector> Optimizer<W> for Sgd {
 }
 
 /// Heavy-ball momentum as PyTorch's SGD with momentum (no dampening):
-/// m ← βm + ĝ, w ← w − λm.
+/// m ← βm + ĝ, w ← w − λm; with `nesterov`, PyTorch's Nesterov momentum:
+/// m ← βm + ĝ, w ← w − λ(ĝ + βm).
 #[derive(Clone, Copy, Debug)]
 pub struct Momentum {
     /// Learning rate λ.
     pub lr: f64,
     /// Momentum β.
     pub beta: f64,
+    /// Nesterov's look-ahead step ĝ + βm instead of m.
+    pub nesterov: bool,
 }
 
 impl<W: Vector> Optimizer<W> for Momentum {
@@ -112,7 +174,12 @@ impl<W: Vector> Optimizer<W> for Momentum {
             .zip(g.as_slice())
         {
             *m = self.beta * *m + g;
-            *w -= self.lr * *m;
+            *w -= self.lr
+                * if self.nesterov {
+                    g + self.beta * *m
+                } else {
+                    *m
+                };
         }
     }
 }

@@ -26,13 +26,14 @@ use crate::noise::{Law, NoiseLaw};
 use crate::theory::designed_noise::DesignedNoise;
 
 /// How an SDE step is integrated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Scheme {
     /// Euler–Maruyama, strong order ½: Δw = −λL'(w)dt + λ√(C(w)/S)·ΔW.
     EulerMaruyama,
     /// Milstein, strong order 1: Euler–Maruyama plus ½bb'(ΔW² − dt) with b = λ√(C/S), i.e.
     /// (λ²/(4S))·C'(w)·(ΔW² − dt), written without dividing by √C so that it is finite where C
     /// vanishes.
+    #[default]
     Milstein,
 }
 

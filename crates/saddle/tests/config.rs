@@ -1,7 +1,8 @@
 //! Experiment files: validation errors (path and message), defaults, the `to_toml` round trip,
 //! `--set` overrides (`parse_override`, `set_path`) and sweep cells.
 
-use saddle::config::{parse_override, parse_table, set_path, ConfigError, Experiment, OptKind};
+use saddle::config::optimizer::{AdamSpec, MomentumSpec, RmsPropSpec};
+use saddle::config::{parse_override, parse_table, set_path, ConfigError, Experiment, Rule};
 use saddle::ensemble::Init;
 use saddle::model::Field;
 use saddle::noise::Law;
@@ -616,16 +617,46 @@ fn defaults_are_filled_in() {
     // Optimizer defaults (docs/experiment-files.md).
     let o = |s: &'static str| Experiment::from_toml(&opt(s).text()).unwrap().optimizer;
     let m = o("kind = \"momentum\"\nlr = 0.1");
-    assert_eq!((m.kind, m.beta), (OptKind::Momentum, 0.9));
+    assert_eq!(m.rule, Rule::Momentum(MomentumSpec { beta: 0.9 }));
     let r = o("kind = \"rmsprop\"\nlr = 0.1");
-    assert_eq!((r.beta, r.eps), (0.99, 1e-8));
-    let a = o("kind = \"adam\"\nlr = 0.1");
     assert_eq!(
-        (a.beta1, a.beta2, a.eps, a.library),
-        (0.9, 0.999, 0.0, false)
+        r.rule,
+        Rule::RmsProp(RmsPropSpec {
+            beta: 0.99,
+            eps: 1e-8
+        })
     );
+    let a = o("kind = \"adam\"\nlr = 0.1");
+    let adam = AdamSpec {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 0.0,
+        library: false,
+        amsgrad: false,
+        decoupled: false,
+    };
+    assert_eq!((a.kind(), a.rule.clone()), ("adam", Rule::Adam(adam)));
     let l = o("kind = \"amsgrad\"\nlr = 0.1\nvariant = \"library\"");
-    assert_eq!((l.kind, l.eps, l.library), (OptKind::AmsGrad, 1e-8, true));
+    let ams = AdamSpec {
+        eps: 1e-8,
+        library: true,
+        amsgrad: true,
+        ..adam
+    };
+    assert_eq!((l.kind(), l.rule.clone()), ("amsgrad", Rule::Adam(ams)));
+    // No weight decay by default, but AdamW's 0.01 (PyTorch's defaults).
+    assert_eq!((m.weight_decay, a.weight_decay), (0.0, 0.0));
+    let w = o("kind = \"adamw\"\nlr = 0.1");
+    assert_eq!((w.kind(), w.weight_decay), ("adamw", 0.01));
+    assert_eq!(
+        w.rule,
+        Rule::Adam(AdamSpec {
+            eps: 1e-8,
+            library: true,
+            decoupled: true,
+            ..adam
+        })
+    );
 
     // Sharp-flat: the proof's a = 0.5, b = 1/λ − 6 = 14.
     let e = Experiment::from_toml(&sharp_rest("").text()).unwrap();

@@ -9,7 +9,7 @@ use saddle::ensemble::{Boundary, Ensemble, GradientSource, Init, Settings, ABSOR
 use saddle::model::{Field, Model, Quadratic, Quartic, Sample, TinyNet};
 use saddle::noise::{Law, NoiseLaw};
 use saddle::observe::{ObserveSpec, Status};
-use saddle::optimizer::{Adam, Momentum, Optimizer, Sgd};
+use saddle::optimizer::{Adam, Momentum, Optimizer, Sgd, WeightDecay};
 use saddle::rng::{standard_normal, stream};
 use saddle::vector::Vector;
 
@@ -32,6 +32,7 @@ fn settings(
         clip,
         boundary: Boundary::Truncate,
         bound,
+        decay: WeightDecay::NONE,
         observe: ObserveSpec {
             final_states: true,
             ..ObserveSpec::default()
@@ -245,6 +246,7 @@ fn adaptive_optimizers_and_the_box() {
         &Momentum {
             lr: 0.08,
             beta: 0.9,
+            nesterov: false,
         },
         &s,
     );

@@ -13,6 +13,7 @@ use saddle::observe::{
     Hist2dSpec, ObserveSpec, MAX_FINAL_STATES, MAX_HISTOGRAM_BINS, MAX_HISTOGRAM_STEPS,
 };
 use saddle::optimizer::Sgd;
+use saddle::optimizer::WeightDecay;
 use saddle::theory::escape_probability::{self, escape_probability};
 use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
 use std::sync::Mutex;
@@ -144,6 +145,7 @@ fn the_engine_refuses_oversized_observers_built_in_code() {
         clip: None,
         boundary: Default::default(),
         bound: 1e50,
+        decay: WeightDecay::NONE,
         observe: ObserveSpec {
             histograms2d: vec![Hist2dSpec {
                 params: [0, 1],

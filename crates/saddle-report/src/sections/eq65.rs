@@ -260,7 +260,10 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
                 y: axis("density", 0.0, top, false),
                 series: vec![
                     bars(
-                        &format!("SDE ensemble, t = {}", e.steps as f64 * e.optimizer.dt),
+                        &format!(
+                            "SDE ensemble, t = {}",
+                            e.steps as f64 * e.optimizer.dt().unwrap_or(saddle::config::DEFAULT_DT)
+                        ),
                         ed,
                         d,
                         0,

@@ -30,9 +30,10 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         .optimizer
         .clip
         .unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+    let scheme = e.optimizer.sde().map(|s| s.scheme).unwrap_or_default();
     s.parameters.push(format!(
         "λ = {}, S = {}, scheme {:?}, w₀ ~ U[−1, 1], w kept in [{}, {}] ({:?})",
-        e.optimizer.lr, e.noise.batch, e.optimizer.scheme, clip.0, clip.1, e.optimizer.boundary
+        e.optimizer.lr, e.noise.batch, scheme, clip.0, clip.1, e.optimizer.boundary
     ));
     let (design, _) = designed_noise(e).map_err(|x| ReproduceError::Run(format!("fig10: {x}")))?;
     // The target normalised on the simulation's box (its mass outside [−1.5, 3.5] is 10⁻⁶).
@@ -136,14 +137,20 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         .find(|x| x.step > 0 && x.step < e.steps)
     {
         series.push(bars(
-            &format!("t = {}", h1.step as f64 * e.optimizer.dt),
+            &format!(
+                "t = {}",
+                h1.step as f64 * e.optimizer.dt().unwrap_or(saddle::config::DEFAULT_DT)
+            ),
             edges(h1),
             density(h1),
             4,
         ));
     }
     series.push(bars(
-        &format!("t = {}", e.steps as f64 * e.optimizer.dt),
+        &format!(
+            "t = {}",
+            e.steps as f64 * e.optimizer.dt().unwrap_or(saddle::config::DEFAULT_DT)
+        ),
         ed.clone(),
         d.clone(),
         0,

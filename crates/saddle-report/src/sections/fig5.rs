@@ -31,10 +31,11 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let gd = load(ctx, "fig5-gd")?;
     let opt_name = |r: &Results| {
         let o = &r.base.optimizer;
+        let library = o.adam().is_some_and(|a| a.library);
         format!(
             "{}{}",
-            saddle::config::OPT_KINDS[o.kind as usize],
-            if o.library { " (library variant)" } else { "" }
+            o.kind(),
+            if library { " (library variant)" } else { "" }
         )
     };
     let a = match ams.base.noise.law {
@@ -84,7 +85,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     ));
     let mean_w0 = 0.5; // E|w₀| for w₀ ~ U[−1, 1]
     for (i, sum) in ams.cells.iter().enumerate() {
-        let beta1 = ams.experiments[i].optimizer.beta1;
+        let beta1 = ams.experiments[i].optimizer.adam().map_or(0.0, |a| a.beta1);
         let m = sum.mean_norm_final.unwrap_or(f64::NAN);
         s.checks.push(
             Check::new(

@@ -361,7 +361,12 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let sde_panel = XyPlot {
         title: format!(
             "Continuous time (SDE), t = {}",
-            sde.base.steps as f64 * sde.base.optimizer.dt
+            sde.base.steps as f64
+                * sde
+                    .base
+                    .optimizer
+                    .dt()
+                    .unwrap_or(saddle::config::DEFAULT_DT)
         ),
         x: axis("w", h_sde.lo[0], h_sde.hi[0], false),
         y: axis("density of runs", 0.0, sde_top, false),

@@ -202,14 +202,9 @@ pub(crate) fn describe(r: &Results) -> String {
     } else {
         String::new()
     };
-    let time = if e.optimizer.kind == saddle::config::OptKind::Sde {
-        format!(
-            " (dt = {}, time {})",
-            e.optimizer.dt,
-            e.steps as f64 * e.optimizer.dt
-        )
-    } else {
-        String::new()
+    let time = match e.optimizer.dt() {
+        Some(dt) => format!(" (dt = {}, time {})", dt, e.steps as f64 * dt),
+        None => String::new(),
     };
     format!(
         "{}.toml: {cells}{} runs × {} steps{time}, seed {}",

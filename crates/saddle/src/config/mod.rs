@@ -5,17 +5,18 @@
 //! writes the fully resolved experiment (defaults filled in) back as TOML that parses to the
 //! same experiment.
 
-mod reader;
+pub mod optimizer;
+pub mod reader;
 
-use crate::ensemble::{Boundary, GradientSource, Init};
+use crate::ensemble::{GradientSource, Init};
 use crate::model::{formula::FormulaSpec, Field, Sample};
 use crate::noise::{Law, NoiseLaw};
 use crate::observe::{
     log_steps, EscapeSpec, Hist1dSpec, Hist2dSpec, ObserveSpec, MAX_HISTOGRAM_BINS,
     MAX_HISTOGRAM_STEPS, MAX_STEP_LIST,
 };
-use crate::sde::Scheme;
 use crate::sweep::{Axis, AxisValues, Grid};
+pub use optimizer::{OptimizerSpec, Rule, Visit, DEFAULT_DT};
 pub use reader::{
     closest, compact_numbers, display_num, echo, echo_quoted, is_big_integer, num, show, ECHO_CHARS,
 };
@@ -100,28 +101,6 @@ impl ModelSpec {
     }
 }
 
-/// Optimizer kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptKind {
-    /// Gradient descent on the expected loss.
-    Gd,
-    /// Minibatch SGD (Def. 1).
-    Sgd,
-    /// Heavy-ball momentum.
-    Momentum,
-    /// RMSProp.
-    RmsProp,
-    /// Adam.
-    Adam,
-    /// AMSGrad (Fig. 2).
-    AmsGrad,
-    /// The continuous-time limit of SGD, the SDE of Eq. 49 ([`crate::sde`]).
-    Sde,
-}
-
-/// The `optimizer.kind` names, in [`OptKind`] order.
-pub const OPT_KINDS: [&str; 7] = ["gd", "sgd", "momentum", "rmsprop", "adam", "amsgrad", "sde"];
-
 /// Where the diffusion C(w) of an SDE comes from (`[diffusion]`, [`crate::sde::Diffusion`]).
 #[derive(Clone, Debug)]
 pub enum DiffusionSpec {
@@ -172,33 +151,6 @@ impl DiffusionSpec {
 
 /// Default number of grid cells for designed noise.
 pub const DEFAULT_DESIGN_CELLS: usize = 4096;
-
-/// A validated optimizer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OptimizerSpec {
-    /// Which rule.
-    pub kind: OptKind,
-    /// Learning rate λ > 0.
-    pub lr: f64,
-    /// Momentum β (momentum), squared-gradient decay (rmsprop).
-    pub beta: f64,
-    /// Adam β₁.
-    pub beta1: f64,
-    /// Adam β₂.
-    pub beta2: f64,
-    /// ε.
-    pub eps: f64,
-    /// Adam/AMSGrad variant: `paper` (Fig. 2) or `library` (PyTorch).
-    pub library: bool,
-    /// Box constraint.
-    pub clip: Option<(f64, f64)>,
-    /// What the box does to a coordinate that leaves it.
-    pub boundary: Boundary,
-    /// SDE time step dt (only for `sde`).
-    pub dt: f64,
-    /// SDE integration scheme (only for `sde`).
-    pub scheme: Scheme,
-}
 
 /// How the runs of an experiment are simulated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -273,7 +225,7 @@ impl Experiment {
 
     /// The gradient source the optimizer uses.
     pub fn gradient(&self) -> GradientSource {
-        if self.optimizer.kind == OptKind::Gd {
+        if self.optimizer.rule.expected_gradient() {
             GradientSource::Expected
         } else {
             GradientSource::Sampled
@@ -381,39 +333,9 @@ impl Experiment {
         t.insert("init".into(), i.into());
 
         let o = &self.optimizer;
-        let mut ot = Table::new();
-        ot.insert("kind".into(), OPT_KINDS[o.kind as usize].into());
-        ot.insert("lr".into(), o.lr.into());
-        match o.kind {
-            OptKind::Momentum => {
-                ot.insert("beta".into(), o.beta.into());
-            }
-            OptKind::RmsProp => {
-                ot.insert("beta".into(), o.beta.into());
-                ot.insert("eps".into(), o.eps.into());
-            }
-            OptKind::Sde => {
-                ot.insert("dt".into(), o.dt.into());
-                ot.insert("scheme".into(), o.scheme.name().into());
-            }
-            OptKind::Adam | OptKind::AmsGrad => {
-                ot.insert(
-                    "variant".into(),
-                    if o.library { "library" } else { "paper" }.into(),
-                );
-                ot.insert("beta1".into(), o.beta1.into());
-                ot.insert("beta2".into(), o.beta2.into());
-                ot.insert("eps".into(), o.eps.into());
-            }
-            _ => {}
-        }
-        if let Some((lo, hi)) = o.clip {
-            ot.insert("clip".into(), floats(&[lo, hi]));
-            ot.insert("boundary".into(), o.boundary.name().into());
-        }
-        t.insert("optimizer".into(), ot.into());
+        t.insert("optimizer".into(), o.to_table().into());
 
-        if o.kind == OptKind::Sde {
+        if o.sde().is_some() {
             let mut dt = Table::new();
             dt.insert("kind".into(), self.diffusion.kind().into());
             match &self.diffusion {
@@ -567,10 +489,10 @@ fn emit_value(v: &Value) -> String {
 
 /// A validated count or seed as a TOML integer. Validation keeps them at most i64::MAX (a TOML
 /// file cannot hold more), so the saturation never happens; it only rules out wrapping.
-fn int(x: u64) -> Value {
+pub(crate) fn int(x: u64) -> Value {
     Value::Integer(i64::try_from(x).unwrap_or(i64::MAX))
 }
-fn floats(v: &[f64]) -> Value {
+pub(crate) fn floats(v: &[f64]) -> Value {
     Value::Array(v.iter().map(|x| Value::Float(*x)).collect())
 }
 fn ints(v: &[u64]) -> Value {
@@ -667,39 +589,54 @@ pub const DEFAULT_BOUND: f64 = 1e50;
 const MODEL_KINDS: [&str; 5] = ["quadratic", "quartic", "sharp-flat", "tiny-net", "formula"];
 const NOISE_KINDS: [&str; 5] = ["two-point", "discrete", "gaussian", "uniform", "dataset"];
 
-/// `mode = "exact"` draws w_t from the law of a product of independent factors: only SGD on
-/// the quadratic with a finite law of x̄, no injected noise and no box has one.
-fn check_exact(
-    r: &Reader<'_>,
+/// Why `mode = "exact"` cannot serve an experiment, if it cannot: exact mode draws w_t from
+/// the law of a product of independent factors, and only SGD on the quadratic with a finite
+/// law of x̄, no injected noise, no box and no weight decay has one. The one statement of the
+/// rule, for the parser and for [`crate::plan::Plan`].
+pub fn exact_obstacle(
     model: &ModelSpec,
     noise: &NoiseLaw,
     sigma: f64,
     o: &OptimizerSpec,
-) -> R<()> {
-    let why = if *model != ModelSpec::Quadratic {
+) -> Option<String> {
+    Some(if *model != ModelSpec::Quadratic {
         format!("model.kind = \"quadratic\" (got \"{}\")", model.kind())
     } else if !matches!(noise.law, Law::TwoPoint { .. } | Law::Discrete { .. }) {
         "noise.kind = \"two-point\" or \"discrete\" (a finite law, drawn independently each step)"
             .to_string()
-    } else if o.kind != OptKind::Sgd {
-        format!(
-            "optimizer.kind = \"sgd\" (got \"{}\")",
-            OPT_KINDS[o.kind as usize]
-        )
+    } else if o.rule != Rule::Sgd(optimizer::SgdSpec { expected: false }) {
+        format!("optimizer.kind = \"sgd\" (got \"{}\")", o.kind())
     } else if sigma != 0.0 {
         format!("no injected noise (noise.injected_sigma = {})", num(sigma))
     } else if o.clip.is_some() {
         "no optimizer.clip (a box breaks the product of factors)".to_string()
-    } else {
-        return Ok(());
-    };
-    r.err(
-        "mode",
+    } else if o.weight_decay != 0.0 {
         format!(
-            "\"exact\" draws w_t = w₀·Π(1 − λx̄) from its exact law, which needs {why}; use \
-             mode = \"step\""
-        ),
+            "no weight decay (optimizer.weight_decay = {})",
+            num(o.weight_decay)
+        )
+    } else {
+        return None;
+    })
+}
+
+/// The message for [`exact_obstacle`]'s reason `why`.
+pub fn exact_message(why: &str) -> String {
+    format!(
+        "\"exact\" draws w_t = w₀·Π(1 − λx̄) from its exact law, which needs {why}; use \
+         mode = \"step\""
     )
+}
+
+/// Why the SDE (Eq. 49) cannot serve a model, if it cannot: it is one-dimensional.
+pub fn sde_obstacle(model: &ModelSpec) -> Option<String> {
+    (model.dim() != 1).then(|| {
+        format!(
+            "\"sde\" (Eq. 49) is one-dimensional; model `{}` has {} parameters",
+            model.kind(),
+            model.dim()
+        )
+    })
 }
 
 fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
@@ -739,20 +676,13 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
     let nr = r.req_table("noise")?;
     let (noise, injected_sigma) = parse_noise(&nr, &model)?;
     let init = parse_init(&r.table("init", &empty)?, &model)?;
-    let optimizer = parse_optimizer(&r.req_table("optimizer")?)?;
-    if optimizer.kind == OptKind::Sde && d != 1 {
-        let o = r.req_table("optimizer")?;
-        return o.err(
-            "kind",
-            format!(
-                "\"sde\" (Eq. 49) is one-dimensional; model `{}` has {d} parameters",
-                model.kind()
-            ),
-        );
+    let optimizer = OptimizerSpec::parse(&r.req_table("optimizer")?)?;
+    if let Some(why) = optimizer.sde().and(sde_obstacle(&model)) {
+        return r.req_table("optimizer")?.err("kind", why);
     }
     let diffusion = if r.has("diffusion") {
         let dr = r.req_table("diffusion")?;
-        if optimizer.kind != OptKind::Sde {
+        if optimizer.sde().is_none() {
             return dr.err(
                 "kind",
                 "a [diffusion] table is used only with optimizer.kind = \"sde\"",
@@ -780,7 +710,9 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
         _ => Mode::Step,
     };
     if mode == Mode::Exact {
-        check_exact(r, &model, &noise, injected_sigma, &optimizer)?;
+        if let Some(why) = exact_obstacle(&model, &noise, injected_sigma, &optimizer) {
+            return r.err("mode", exact_message(&why));
+        }
     }
     let sweep = if r.has("sweep") {
         Some(parse_sweep(&r.req_table("sweep")?)?)
@@ -1044,102 +976,6 @@ fn parse_init(r: &Reader<'_>, model: &ModelSpec) -> R<Init> {
     }
     Ok(Init::Uniform { lo, hi })
 }
-
-fn parse_optimizer(r: &Reader<'_>) -> R<OptimizerSpec> {
-    let kind_s = r.choice("kind", &OPT_KINDS, None)?;
-    let kind = match kind_s.as_str() {
-        "gd" => OptKind::Gd,
-        "sgd" => OptKind::Sgd,
-        "momentum" => OptKind::Momentum,
-        "rmsprop" => OptKind::RmsProp,
-        "adam" => OptKind::Adam,
-        "amsgrad" => OptKind::AmsGrad,
-        _ => OptKind::Sde,
-    };
-    let mut allowed = vec!["kind", "lr", "clip", "boundary"];
-    match kind {
-        OptKind::Sde => allowed.extend(["dt", "scheme"]),
-        OptKind::Momentum => allowed.push("beta"),
-        OptKind::RmsProp => allowed.extend(["beta", "eps"]),
-        OptKind::Adam | OptKind::AmsGrad => allowed.extend(["beta1", "beta2", "eps", "variant"]),
-        _ => {}
-    }
-    r.only(&allowed)?;
-    let lr = r.req_f64("lr")?;
-    if lr <= 0.0 {
-        return r.err(
-            "lr",
-            format!("the learning rate must be > 0 (got {})", num(lr)),
-        );
-    }
-    let library = r.choice("variant", &["paper", "library"], Some("paper"))? == "library";
-    let unit = |k: &str, d: f64| -> R<f64> {
-        let v = r.f64_or(k, d)?;
-        if !(0.0..1.0).contains(&v) {
-            return r.err(k, format!("must be in [0, 1) (got {})", num(v)));
-        }
-        Ok(v)
-    };
-    let beta = unit("beta", if kind == OptKind::RmsProp { 0.99 } else { 0.9 })?;
-    let beta1 = unit("beta1", 0.9)?;
-    let beta2 = unit("beta2", 0.999)?;
-    let default_eps = if kind == OptKind::RmsProp || library {
-        1e-8
-    } else {
-        0.0
-    };
-    let eps = r.f64_or("eps", default_eps)?;
-    if eps < 0.0 {
-        return r.err("eps", format!("must be >= 0 (got {})", num(eps)));
-    }
-    let clip = match r.f64_list("clip")? {
-        None => None,
-        Some(v) if v.len() == 2 && v[0] < v[1] => Some((v[0], v[1])),
-        Some(v) => {
-            return r.err(
-                "clip",
-                format!("must be [lo, hi] with lo < hi (got {})", show(&floats(&v))),
-            )
-        }
-    };
-    let boundary = match r
-        .choice("boundary", &["truncate", "reflect"], Some("truncate"))?
-        .as_str()
-    {
-        "truncate" => Boundary::Truncate,
-        _ => Boundary::Reflect,
-    };
-    if r.has("boundary") && clip.is_none() {
-        return r.err("boundary", "needs a box: give clip = [lo, hi] as well");
-    }
-    let dt = r.f64_or("dt", DEFAULT_DT)?;
-    if dt <= 0.0 {
-        return r.err("dt", format!("the time step must be > 0 (got {})", num(dt)));
-    }
-    let scheme = match r
-        .choice("scheme", &["milstein", "euler-maruyama"], Some("milstein"))?
-        .as_str()
-    {
-        "milstein" => Scheme::Milstein,
-        _ => Scheme::EulerMaruyama,
-    };
-    Ok(OptimizerSpec {
-        kind,
-        lr,
-        beta,
-        beta1,
-        beta2,
-        eps,
-        library,
-        clip,
-        boundary,
-        dt,
-        scheme,
-    })
-}
-
-/// Default SDE time step.
-pub const DEFAULT_DT: f64 = 0.01;
 
 fn parse_diffusion(r: &Reader<'_>, o: &OptimizerSpec) -> R<DiffusionSpec> {
     let kind = r.choice(

@@ -7,12 +7,12 @@ use super::ConfigError;
 use toml::{Table, Value};
 
 /// Reads the keys of one TOML table, tracking its path for error messages.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     pub path: String,
     pub table: &'a Table,
 }
 
-pub(crate) type R<T> = Result<T, ConfigError>;
+pub type R<T> = Result<T, ConfigError>;
 
 fn type_name(v: &Value) -> &'static str {
     match v {

@@ -520,6 +520,7 @@ impl<const N: usize> Formula<N> {
 }
 
 impl<const N: usize> Model for Formula<N> {
+    const VECTOR_BUILDS: bool = false;
     type W = [f64; N];
 
     fn name(&self) -> &str {

@@ -108,4 +108,11 @@ pub trait Model: Send + Sync {
     /// Whether w = 0 is a fixed point for every data point (∇L̂(0; x) = 0 for all x), so a
     /// run that lands exactly on 0 stays there: the engine then counts it as absorbed.
     fn origin_is_fixed(&self) -> bool;
+
+    /// Whether the engine compiles AVX2 and AVX-512 builds of its stepping kernel for this
+    /// model, besides the baseline build (the results are bit-identical either way). True for
+    /// the built-in landscapes, whose gradients vectorise across runs; false for formulas,
+    /// whose gradient is an interpreted tape evaluated run by run, where the wider builds
+    /// would only multiply the compiled code.
+    const VECTOR_BUILDS: bool = true;
 }

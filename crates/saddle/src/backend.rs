@@ -1,0 +1,218 @@
+//! The backend seam: a [`Backend`] runs a validated [`Plan`] as one sweep cell and returns its
+//! [`Outcome`]. Front ends (the CLI, the report, bindings) call [`crate::experiment`], which
+//! builds the plan and hands it to a backend; a second engine (a d-dimensional one, a GPU) is
+//! one more implementation of this trait.
+//!
+//! [`CpuLanes`] is the CPU engine of [`crate::ensemble`]: one dispatch per plan to the
+//! monomorphised kernel for its model and optimizer, none per step.
+
+use crate::config::{DiffusionSpec, Experiment, ModelSpec, Visit};
+use crate::ensemble::{Ensemble, EnsembleError, GradientSource, Outcome, Settings};
+use crate::experiment::RunError;
+use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
+use crate::optimizer::{Optimizer, Sgd};
+use crate::plan::{Kernel, Plan};
+use crate::sde::{Diffusion, Landscape, SdeModel, Stepper};
+
+/// Progress: called with the number of runs just finished.
+pub type Progress<'p> = Option<&'p (dyn Fn(u64) + Sync)>;
+
+/// An engine that runs plans.
+pub trait Backend: Sync {
+    /// The backend's name.
+    fn name(&self) -> &'static str;
+    /// Check that this backend can run `plan` (what only building the run reveals, e.g. that
+    /// GD's expected gradient exists for the model and noise), without running it.
+    fn check(&self, plan: &Plan) -> Result<(), RunError>;
+    /// Run `plan` as sweep cell `cell` (0 outside sweeps).
+    fn run(&self, plan: &Plan, cell: u32, progress: Progress<'_>) -> Result<Outcome, RunError>;
+}
+
+/// The CPU engine: lanes of runs stepped in lockstep, chunks in parallel
+/// ([`crate::ensemble`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuLanes;
+
+impl Backend for CpuLanes {
+    fn name(&self) -> &'static str {
+        "cpu-lanes"
+    }
+    fn check(&self, plan: &Plan) -> Result<(), RunError> {
+        dispatch(plan, 0, None, true).map(|_| ())
+    }
+    fn run(&self, plan: &Plan, cell: u32, progress: Progress<'_>) -> Result<Outcome, RunError> {
+        Ok(dispatch(plan, cell, progress, false)?.expect("not a dry run"))
+    }
+}
+
+fn dispatch(
+    plan: &Plan,
+    cell: u32,
+    progress: Progress<'_>,
+    dry: bool,
+) -> Result<Option<Outcome>, RunError> {
+    let exp = plan.experiment();
+    let settings = plan.settings(cell);
+    let ctx = Ctx {
+        exp,
+        settings: &settings,
+        progress,
+        dry,
+    };
+    match plan.kernel() {
+        Kernel::Sde => with_landscape(exp, &ctx),
+        Kernel::Exact(factors) => {
+            let opt = Sgd {
+                lr: exp.optimizer.lr,
+            };
+            let e = Ensemble::new(&Quadratic, &exp.noise, &opt, &settings)?;
+            Ok((!dry).then(|| e.run_exact(factors, progress)))
+        }
+        Kernel::Step => with_model(exp, &ctx),
+    }
+}
+
+/// Hand the plan's model, as its concrete type, to `ctx` (one dispatch per plan).
+fn with_model(exp: &Experiment, ctx: &Ctx<'_>) -> Result<Option<Outcome>, RunError> {
+    Ok(match &exp.model {
+        ModelSpec::Quadratic => ctx.with_model(&Quadratic)?,
+        ModelSpec::Quartic { b } => ctx.with_model(&Quartic { b: *b })?,
+        ModelSpec::SharpFlat { a, b } => ctx.with_model(&SharpFlat { a: *a, b: *b })?,
+        ModelSpec::TinyNet => ctx.with_model(&TinyNet)?,
+        ModelSpec::Formula(f) => {
+            macro_rules! formula {
+                ($($n:literal)*) => {
+                    match f.params() {
+                        $($n => ctx.with_model(
+                            &Formula::<$n>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?.with_noise(&exp.noise),
+                        )?,)*
+                        n => return Err(RunError::Formula(format!("{n} parameters; 1 to 8 are supported"))),
+                    }
+                };
+            }
+            formula!(1 2 3 4 5 6 7 8)
+        }
+    })
+}
+
+struct Ctx<'a> {
+    exp: &'a Experiment,
+    settings: &'a Settings,
+    progress: Progress<'a>,
+    dry: bool,
+}
+
+impl Ctx<'_> {
+    fn with_model<M: Model>(&self, m: &M) -> Result<Option<Outcome>, EnsembleError> {
+        let o = &self.exp.optimizer;
+        o.rule
+            .visit(
+                o.lr,
+                Go {
+                    ctx: self,
+                    model: m,
+                },
+            )
+            .expect("the plan sends only discrete rules to the stepping kernel")
+    }
+
+    fn go<M: Model, O: Optimizer<M::W>>(
+        &self,
+        m: &M,
+        o: &O,
+    ) -> Result<Option<Outcome>, EnsembleError> {
+        let e = Ensemble::new(m, &self.exp.noise, o, self.settings)?;
+        Ok((!self.dry).then(|| e.run(self.progress)))
+    }
+}
+
+/// The stepping kernel for one model, once the optimizer's type is known.
+struct Go<'c, 'a, M> {
+    ctx: &'c Ctx<'a>,
+    model: &'c M,
+}
+
+impl<M: Model> Visit<M::W> for Go<'_, '_, M> {
+    type Out = Result<Option<Outcome>, EnsembleError>;
+    fn visit<O: Optimizer<M::W>>(self, o: &O) -> Self::Out {
+        self.ctx.go(self.model, o)
+    }
+}
+
+/// What to do with the continuous-time landscape of an SDE experiment, once its types are
+/// fixed (one dispatch per experiment, none per step).
+pub(crate) trait LandscapeVisitor {
+    type Out;
+    fn visit<M: Model<W = [f64; 1]> + Clone + 'static, D: Diffusion + 'static>(
+        &self,
+        l: Landscape<M, D>,
+    ) -> Result<Self::Out, RunError>;
+}
+
+impl LandscapeVisitor for Ctx<'_> {
+    type Out = Option<Outcome>;
+    fn visit<M: Model<W = [f64; 1]> + Clone + 'static, D: Diffusion + 'static>(
+        &self,
+        l: Landscape<M, D>,
+    ) -> Result<Option<Outcome>, RunError> {
+        let o = &self.exp.optimizer;
+        let sde = o.sde().expect("the plan sends only the SDE here");
+        let stepper = Stepper::new(o.lr, self.exp.noise.batch, sde.dt, sde.scheme);
+        let model = SdeModel::new(l, stepper);
+        let brownian = SdeModel::<M, D>::brownian();
+        // The injected noise is part of C(w) (Eq. 62); the engine draws only ξ.
+        let settings = Settings {
+            sigma: 0.0,
+            gradient: GradientSource::Sampled,
+            ..self.settings.clone()
+        };
+        let unit = SdeModel::<M, D>::unit_step();
+        let e = Ensemble::new(&model, &brownian, &unit, &settings)?;
+        Ok((!self.dry).then(|| e.run(self.progress)))
+    }
+}
+
+/// Build the continuous-time landscape of a one-parameter experiment (model, data law,
+/// diffusion source, injected σ) and hand it to `v`.
+pub(crate) fn with_landscape<V: LandscapeVisitor>(
+    exp: &Experiment,
+    v: &V,
+) -> Result<V::Out, RunError> {
+    match &exp.model {
+        ModelSpec::Quadratic => with_diffusion(exp, Quadratic, v),
+        ModelSpec::Quartic { b } => with_diffusion(exp, Quartic { b: *b }, v),
+        ModelSpec::Formula(f) if f.params() == 1 => with_diffusion(
+            exp,
+            Formula::<1>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?,
+            v,
+        ),
+        m => Err(RunError::Diffusion(format!(
+            "the continuous-time limit is one-dimensional; model `{}` has {} parameters",
+            m.kind(),
+            m.dim()
+        ))),
+    }
+}
+
+fn with_diffusion<M: Model<W = [f64; 1]> + Clone + 'static, V: LandscapeVisitor>(
+    exp: &Experiment,
+    model: M,
+    v: &V,
+) -> Result<V::Out, RunError> {
+    let (noise, sigma) = (&exp.noise, exp.injected_sigma);
+    match &exp.diffusion {
+        DiffusionSpec::Minibatch => {
+            v.visit(Landscape::new(model, noise, crate::sde::Minibatch, sigma))
+        }
+        DiffusionSpec::Formula(f) => {
+            let d =
+                crate::sde::FormulaDiffusion::new((**f).clone()).map_err(RunError::Diffusion)?;
+            v.visit(Landscape::new(model, noise, d, sigma))
+        }
+        DiffusionSpec::Designed { .. } => {
+            let drift = Landscape::new(model.clone(), noise, crate::sde::Minibatch, 0.0);
+            let d = crate::experiment::design(exp, |w| drift.grad(w))?;
+            v.visit(Landscape::new(model, noise, crate::sde::Designed(d), sigma))
+        }
+    }
+}
