@@ -32,13 +32,13 @@ produce() {
     for f in experiments/*.toml; do
         local n
         n="$(basename "$f" .toml)"
-        "$bin" run --json "$f" >"$out/run/$n.json"
-        if grep -q '^\[sweep\]' "$f"; then
-            "$bin" sweep -q --out "$out/sweep/$n" "$f" >/dev/null
+        "$bin" run --json "$f" >"$out/run/$n.json" 2>/dev/null
+        if grep -q '^\[\[\?sweep' "$f"; then
+            "$bin" sweep -q --out "$out/sweep/$n" "$f" >/dev/null 2>&1
         fi
     done
     "$bin" bench -q --out "$out/bench" >/dev/null
-    "$bin" reproduce --scale "$scale" --out "$out/report" >/dev/null || true
+    "$bin" reproduce -q --scale "$scale" --out "$out/report" >/dev/null 2>&1 || true
 }
 
 echo "old: $old" >&2
@@ -71,8 +71,12 @@ def load(p):
 files = []
 for p in sorted(old.rglob("*")):
     r = p.relative_to(old)
-    if p.is_dir() or r.parts[0] == "report" and not (
-            r.name == "checks.json" or r.parts[1:2] == ("data",)):
+    if p.is_dir():
+        continue
+    if r.parts[0] == "report" and not (r.name == "checks.json" or r.parts[1:2] == ("data",)):
+        continue
+    # A sweep's journals are written as cells finish (in any order); its results are these.
+    if r.parts[0] == "sweep" and r.name not in ("sweep.csv", "sweep.jsonl"):
         continue
     files.append(r)
 bad = []

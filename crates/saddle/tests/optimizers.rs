@@ -420,3 +420,180 @@ fn summary_names_the_model_and_optimizer() {
         assert_eq!((s.runs, s.steps, s.cell), (3, 2, 0));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Nesterov momentum and weight decay (PyTorch's conventions).
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn nesterov_steps_pytorch_form() {
+    // v ← μv + g, w ← w − λ(g + μv) with λ = 0.1, μ = 0.9, v₀ = 0 (PyTorch's
+    // SGD(nesterov=True), no dampening):
+    // g = 1:   v = 1,              w = 1 − 0.1·(1 + 0.9) = 0.81
+    // g = 0.5: v = 0.9 + 0.5 = 1.4, w = 0.81 − 0.1·(0.5 + 1.26) = 0.634
+    // g = −2:  v = 1.26 − 2 = −0.74, w = 0.634 − 0.1·(−2 − 0.666) = 0.9006
+    let v = steps(
+        &Momentum {
+            lr: 0.1,
+            beta: 0.9,
+            nesterov: true,
+        },
+        [1.0],
+        &[[1.0], [0.5], [-2.0]],
+        &[[0.81], [0.634], [0.9006]],
+        "nesterov",
+    );
+    assert_close(&v, &[-0.74], "nesterov buffer");
+}
+
+#[test]
+fn engine_nesterov() {
+    // x ≡ 1: g = w. λ = 0.1, μ = 0.9, w₀ = 1:
+    // g = 1:    v = 1,                    w = 1 − 0.1·1.9 = 0.81
+    // g = 0.81: v = 0.9 + 0.81 = 1.71,    w = 0.81 − 0.1·(0.81 + 1.539) = 0.5751
+    let f = run_final(&exp(
+        "kind = \"discrete\"\nvalues = [1.0]\nprobs = [1.0]",
+        "kind = \"nesterov\"\nlr = 0.1\nbeta = 0.9",
+        1.0,
+        2,
+    ));
+    for w in f {
+        assert_close(&w, &[0.5751], "engine nesterov");
+    }
+}
+
+#[test]
+fn engine_l2_weight_decay_is_added_to_the_gradient() {
+    // x ≡ 1: g = w + wd·w (PyTorch's weight_decay). λ = 0.1, wd = 0.5, w₀ = 1.
+    let x1 = "kind = \"discrete\"\nvalues = [1.0]\nprobs = [1.0]";
+    // SGD: w ← w − 0.1·1.5w = 0.85w: w₂ = 0.7225.
+    for w in run_final(&exp(x1, "kind = \"sgd\"\nlr = 0.1\nweight_decay = 0.5", 1.0, 2)) {
+        assert_close(&w, &[0.7225], "sgd + weight decay");
+    }
+    // GD on two-point noise with E x = a/2 = 0.25 (a = 0.5): g = 0.25w + 0.5w = 0.75w,
+    // w ← (1 − 0.075)w: w₃ = 0.925³ = 0.791453125.
+    let two = "kind = \"two-point\"\na = 0.5";
+    for w in run_final(&exp(two, "kind = \"gd\"\nlr = 0.1\nweight_decay = 0.5", 1.0, 3)) {
+        assert_close(&w, &[0.791_453_125], "gd + weight decay");
+    }
+    // Momentum (β = 0.9): g = 1.5 → m = 1.5, w = 0.85; g = 1.275 → m = 1.35 + 1.275 = 2.625,
+    // w = 0.85 − 0.2625 = 0.5875.
+    for w in run_final(&exp(
+        x1,
+        "kind = \"momentum\"\nlr = 0.1\nbeta = 0.9\nweight_decay = 0.5",
+        1.0,
+        2,
+    )) {
+        assert_close(&w, &[0.5875], "momentum + weight decay");
+    }
+    // Nesterov: g = 1.5 → v = 1.5, w = 1 − 0.1·(1.5 + 1.35) = 0.715.
+    for w in run_final(&exp(
+        x1,
+        "kind = \"nesterov\"\nlr = 0.1\nbeta = 0.9\nweight_decay = 0.5",
+        1.0,
+        1,
+    )) {
+        assert_close(&w, &[0.715], "nesterov + weight decay");
+    }
+    // RMSProp (β = 0.9, ε = 0): g = 1.5 → v = 0.1·2.25 = 0.225, w = 1 − 0.1·1.5/√0.225.
+    for w in run_final(&exp(
+        x1,
+        "kind = \"rmsprop\"\nlr = 0.1\nbeta = 0.9\neps = 0.0\nweight_decay = 0.5",
+        1.0,
+        1,
+    )) {
+        assert_close(&w, &[1.0 - 0.15 / 0.225f64.sqrt()], "rmsprop + weight decay");
+    }
+    // Adam, library variant (β₁ = 0.5, β₂ = 0.75, ε = 0): the first step is λ·sign(g) = 0.1
+    // whatever g; the second from w = 0.9 has g = 1.35:
+    // m = 0.5·0.75 + 0.675 = 1.05, v = 0.75·0.5625 + 0.25·1.8225 = 0.8775;
+    // m̂ = 1.05/0.75 = 1.4, v̂ = 0.8775/0.4375 → w = 0.9 − 0.1·1.4/√(0.8775/0.4375).
+    let want = 0.9 - 0.1 * 1.4 / (0.8775f64 / 0.4375).sqrt();
+    for w in run_final(&exp(
+        x1,
+        "kind = \"adam\"\nvariant = \"library\"\nlr = 0.1\nbeta1 = 0.5\nbeta2 = 0.75\neps = 0.0\n\
+         weight_decay = 0.5",
+        1.0,
+        2,
+    )) {
+        assert_close(&w, &[want], "adam + weight decay");
+    }
+}
+
+#[test]
+fn engine_adamw_decouples_weight_decay() {
+    // PyTorch's AdamW: w ← (1 − λ·wd)·w, then the Adam step with the plain gradient. x ≡ 1:
+    // g = w. λ = 0.1, wd = 0.5, β₁ = 0.5, β₂ = 0.75, ε = 0, w₀ = 1:
+    // t = 1: g = 1; w = 0.95 − 0.1·1/1 = 0.85 (m̂ = v̂ = 1).
+    // t = 2: g = 0.85; m = 0.25 + 0.425 = 0.675, v = 0.1875 + 0.180625 = 0.368125;
+    //        m̂ = 0.675/0.75 = 0.9, v̂ = 0.368125/0.4375; w = 0.95·0.85 − 0.1·0.9/√v̂.
+    let want = 0.95 * 0.85 - 0.1 * 0.9 / (0.368_125f64 / 0.4375).sqrt();
+    let f = run_final(&exp(
+        "kind = \"discrete\"\nvalues = [1.0]\nprobs = [1.0]",
+        "kind = \"adamw\"\nlr = 0.1\nbeta1 = 0.5\nbeta2 = 0.75\neps = 0.0\nweight_decay = 0.5",
+        1.0,
+        2,
+    ));
+    for w in f {
+        assert_close(&w, &[want], "adamw");
+    }
+    // AdamW's defaults are PyTorch's: weight_decay = 0.01, bias-corrected, ε = 1e-8. One step
+    // from w₀ = 1 with g = 1: w = 0.999 − 0.1·1/(1 + 1e-8).
+    let f = run_final(&exp(
+        "kind = \"discrete\"\nvalues = [1.0]\nprobs = [1.0]",
+        "kind = \"adamw\"\nlr = 0.1",
+        1.0,
+        1,
+    ));
+    for w in f {
+        assert_close(&w, &[0.999 - 0.1 / (1.0 + 1e-8)], "adamw defaults");
+    }
+}
+
+#[test]
+fn weight_decay_is_validated() {
+    let bad = |optimizer: &str, key: &str, msg: &str| {
+        let toml = exp("kind = \"two-point\"\na = 0.5", optimizer, 1.0, 2);
+        let e = Experiment::from_toml(&toml).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains(msg), "{optimizer}: {e}");
+    };
+    bad(
+        "kind = \"sgd\"\nlr = 0.1\nweight_decay = -1.0",
+        "optimizer.weight_decay",
+        "must be >= 0 (got -1)",
+    );
+    // The SDE has no weight decay.
+    bad(
+        "kind = \"sde\"\nlr = 0.1\nweight_decay = 0.1",
+        "optimizer.weight_decay",
+        "unknown key",
+    );
+    // AdamW's factor 1 − λ·wd must stay ≥ 0.
+    bad(
+        "kind = \"adamw\"\nlr = 10.0\nweight_decay = 0.5",
+        "optimizer.weight_decay",
+        "1 − lr·weight_decay",
+    );
+    // Exact mode has no weight decay (the law of the product changes).
+    let toml = format!(
+        "mode = \"exact\"\n{}",
+        exp(
+            "kind = \"two-point\"\na = 0.5",
+            "kind = \"sgd\"\nlr = 0.1\nweight_decay = 0.1",
+            1.0,
+            2
+        )
+    );
+    let e = Experiment::from_toml(&toml).unwrap_err().to_string();
+    assert!(e.contains("mode") && e.contains("no weight decay"), "{e}");
+    // And the resolved experiment writes weight_decay back, so it round-trips.
+    let e = Experiment::from_toml(&exp(
+        "kind = \"two-point\"\na = 0.5",
+        "kind = \"nesterov\"\nlr = 0.1\nweight_decay = 0.25",
+        1.0,
+        2,
+    ))
+    .unwrap();
+    assert_eq!(Experiment::from_toml(&e.to_toml()).unwrap(), e);
+    assert!(e.to_toml().contains("weight_decay = 0.25"));
+}
