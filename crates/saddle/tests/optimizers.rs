@@ -467,13 +467,23 @@ fn engine_l2_weight_decay_is_added_to_the_gradient() {
     // x ≡ 1: g = w + wd·w (PyTorch's weight_decay). λ = 0.1, wd = 0.5, w₀ = 1.
     let x1 = "kind = \"discrete\"\nvalues = [1.0]\nprobs = [1.0]";
     // SGD: w ← w − 0.1·1.5w = 0.85w: w₂ = 0.7225.
-    for w in run_final(&exp(x1, "kind = \"sgd\"\nlr = 0.1\nweight_decay = 0.5", 1.0, 2)) {
+    for w in run_final(&exp(
+        x1,
+        "kind = \"sgd\"\nlr = 0.1\nweight_decay = 0.5",
+        1.0,
+        2,
+    )) {
         assert_close(&w, &[0.7225], "sgd + weight decay");
     }
     // GD on two-point noise with E x = a/2 = 0.25 (a = 0.5): g = 0.25w + 0.5w = 0.75w,
     // w ← (1 − 0.075)w: w₃ = 0.925³ = 0.791453125.
     let two = "kind = \"two-point\"\na = 0.5";
-    for w in run_final(&exp(two, "kind = \"gd\"\nlr = 0.1\nweight_decay = 0.5", 1.0, 3)) {
+    for w in run_final(&exp(
+        two,
+        "kind = \"gd\"\nlr = 0.1\nweight_decay = 0.5",
+        1.0,
+        3,
+    )) {
         assert_close(&w, &[0.791_453_125], "gd + weight decay");
     }
     // Momentum (β = 0.9): g = 1.5 → m = 1.5, w = 0.85; g = 1.275 → m = 1.35 + 1.275 = 2.625,
@@ -502,7 +512,11 @@ fn engine_l2_weight_decay_is_added_to_the_gradient() {
         1.0,
         1,
     )) {
-        assert_close(&w, &[1.0 - 0.15 / 0.225f64.sqrt()], "rmsprop + weight decay");
+        assert_close(
+            &w,
+            &[1.0 - 0.15 / 0.225f64.sqrt()],
+            "rmsprop + weight decay",
+        );
     }
     // Adam, library variant (β₁ = 0.5, β₂ = 0.75, ε = 0): the first step is λ·sign(g) = 0.1
     // whatever g; the second from w = 0.9 has g = 1.35:
