@@ -212,7 +212,7 @@ fn with_diffusion<M: Model<W = [f64; 1]> + Clone + 'static, V: LandscapeVisitor>
         DiffusionSpec::Designed { .. } => {
             let drift = Landscape::new(model.clone(), noise, crate::sde::Minibatch, 0.0);
             let d = crate::experiment::design(exp, |w| drift.grad(w))?;
-            v.visit(Landscape::new(model, noise, crate::sde::Designed(d), sigma))
+            v.visit(Landscape::new(model, noise, d, sigma))
         }
     }
 }

@@ -9,7 +9,7 @@
 //! paper's Eq. 71 writes the variance with +a² where −a² is meant and puts 1/S in C as well).
 //! C(w) comes from one of three sources ([`Diffusion`]): the minibatch noise of the model and
 //! data law ([`Minibatch`]), a formula ([`FormulaDiffusion`]), or the designed noise of Prop. 10
-//! ([`Designed`]). Additive noise σ adds Sσ² to C (Eq. 62).
+//! (`theory::designed_noise::DesignedNoise`). Additive noise σ adds Sσ² to C (Eq. 62).
 //!
 //! # One engine
 //!
@@ -23,7 +23,6 @@
 use crate::model::formula::FormulaSpec;
 use crate::model::{Field, Model, Moments, Sample};
 use crate::noise::{Law, NoiseLaw};
-use crate::theory::designed_noise::DesignedNoise;
 
 /// How an SDE step is integrated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -179,25 +178,6 @@ impl Diffusion for FormulaDiffusion {
         let mut dc = [0.0];
         self.spec.grad(&[0.0], 0.0, 0.0, &mut dc);
         self.spec.loss(&[0.0], 0.0, 0.0) == 0.0 && dc[0] == 0.0
-    }
-}
-
-/// C(w) of Prop. 10 (Eq. 117): the noise that makes a target density stationary, tabulated
-/// on its box by [`DesignedNoise`] and evaluated in O(1) per step.
-#[derive(Clone, Debug)]
-pub struct Designed(pub DesignedNoise);
-
-impl Diffusion for Designed {
-    #[inline(always)]
-    fn c_dc(&self, w: f64, _: f64, _: impl Fn(f64) -> f64, need_dc: bool) -> (f64, f64) {
-        if need_dc {
-            self.0.noise_and_slope(w)
-        } else {
-            (self.0.noise(w), 0.0)
-        }
-    }
-    fn fixes_origin(&self) -> bool {
-        self.0.noise_and_slope(0.0) == (0.0, 0.0)
     }
 }
 

@@ -583,3 +583,19 @@ mod tests {
         );
     }
 }
+
+/// C(w) of Prop. 10 (Eq. 117) as the SDE's diffusion: the noise that makes the target density
+/// stationary, tabulated on its box and evaluated in O(1) per step.
+impl crate::sde::Diffusion for DesignedNoise {
+    #[inline(always)]
+    fn c_dc(&self, w: f64, _: f64, _: impl Fn(f64) -> f64, need_dc: bool) -> (f64, f64) {
+        if need_dc {
+            self.noise_and_slope(w)
+        } else {
+            (self.noise(w), 0.0)
+        }
+    }
+    fn fixes_origin(&self) -> bool {
+        self.noise_and_slope(0.0) == (0.0, 0.0)
+    }
+}
