@@ -23,42 +23,6 @@ pub mod phase;
 pub mod sharp_flat;
 pub mod stationary;
 
-/// Why a theoretical quantity could not be computed.
-///
-/// Every message names the offending argument (as the user wrote it: `lr`, `a`, `delta`, …)
-/// or the quantity that does not exist, and what is allowed.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum TheoryError {
-    /// An argument is out of its domain (λ ≤ 0, an empty range, a density that is not
-    /// positive, …).
-    #[error("{name}: {msg}")]
-    InvalidArgument {
-        /// The argument, as the user names it (e.g. `lr`, `a`, `range`).
-        name: String,
-        /// What is wrong and what is allowed.
-        msg: String,
-    },
-    /// A moment or integral the quantity needs does not exist (is infinite or undefined).
-    #[error("{0}")]
-    MomentDoesNotExist(String),
-    /// The quantity does not exist for these arguments (no root, no stationary law, …).
-    #[error("{0}")]
-    NoSolution(String),
-    /// A density cannot be normalised on the requested domain.
-    #[error("{0}")]
-    NotNormalisable(String),
-    /// A numerical method did not reach its tolerance.
-    #[error("numerical method failed: {0}")]
-    Numeric(String),
-    /// The computation would be too large (e.g. too many count vectors to enumerate).
-    #[error("{0}")]
-    TooLarge(String),
-}
+pub use crate::numeric::TheoryError;
 
-/// Shorthand for an [`TheoryError::InvalidArgument`].
-pub(crate) fn invalid<T>(name: &str, msg: impl Into<String>) -> Result<T, TheoryError> {
-    Err(TheoryError::InvalidArgument {
-        name: name.into(),
-        msg: msg.into(),
-    })
-}
+pub(crate) use crate::numeric::invalid;

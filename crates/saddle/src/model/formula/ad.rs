@@ -14,7 +14,8 @@
 //! that do not depend on a parameter get no adjoint, exactly as a symbolic derivative treats
 //! them as constants (so `w1*sqrt(w2)` has ∂/∂w1 = √w2 = 0 at w2 = 0, not 1·0 + w1·∞·0).
 
-use super::{Kind, Slot, Token};
+use super::parse::{Kind, Token};
+use super::Slot;
 
 /// A unary function of the formula syntax.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,7 +239,7 @@ enum Pending {
 }
 
 impl Tape {
-    /// Builds the tape of a token sequence that [`super::analyze`] accepted, resolving variable
+    /// Builds the tape of a token sequence that [`super::parse::analyze`] accepted, resolving variable
     /// names with `slot_of` (names it does not know must have been rejected before). Fails if
     /// the nesting depth exceeds `max_depth`.
     pub(super) fn build(

@@ -4,6 +4,12 @@
 //! buffer for fair coins and, for datasets drawn without replacement, the epoch's
 //! permutation) lives in a [`Sampler`] that the engine creates per run from that run's own
 //! random stream, so draws never depend on other runs.
+//!
+//! [`BatchMean`] ([`batch_mean`]) is the exact law of the minibatch mean x̄ of a law.
+
+pub mod batch_mean;
+
+pub use batch_mean::BatchMean;
 
 use crate::model::{Field, Moments, Sample};
 use crate::rng::{standard_normal, Bits, Philox4x32};
