@@ -8,11 +8,11 @@
 
 use crate::config::{DiffusionSpec, Experiment, ModelSpec, Visit};
 use crate::ensemble::{Ensemble, EnsembleError, GradientSource, Outcome, Settings};
-use crate::experiment::RunError;
 use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
 use crate::optimizer::{Optimizer, Sgd};
-use crate::plan::{Kernel, Plan};
+use crate::plan::{Kernel, Plan, RunError};
 use crate::sde::{Diffusion, Landscape, SdeModel, Stepper};
+use crate::theory::designed_noise::{C0Choice, DesignOptions, DesignedNoise};
 
 /// Progress: called with the number of runs just finished.
 pub type Progress<'p> = Option<&'p (dyn Fn(u64) + Sync)>;
@@ -211,8 +211,41 @@ fn with_diffusion<M: Model<W = [f64; 1]> + Clone + 'static, V: LandscapeVisitor>
         }
         DiffusionSpec::Designed { .. } => {
             let drift = Landscape::new(model.clone(), noise, crate::sde::Minibatch, 0.0);
-            let d = crate::experiment::design(exp, |w| drift.grad(w))?;
+            let d = design(exp, |w| drift.grad(w))?;
             v.visit(Landscape::new(model, noise, d, sigma))
         }
     }
+}
+
+/// Prop. 10's noise for an experiment with `[diffusion] kind = "designed"`, given the drift
+/// L'(w) of its landscape: Eq. 117 on the box `optimizer.clip`, with λ = `optimizer.lr` and
+/// S = `noise.batch`.
+pub(crate) fn design(
+    exp: &Experiment,
+    grad: impl Fn(f64) -> f64,
+) -> Result<DesignedNoise, RunError> {
+    let DiffusionSpec::Designed { target, c0, cells } = &exp.diffusion else {
+        return Err(RunError::Diffusion(format!(
+            "`{}` noise is not designed (use [diffusion] kind = \"designed\")",
+            exp.diffusion.kind()
+        )));
+    };
+    let (lo, hi) = exp.optimizer.clip.ok_or_else(|| {
+        RunError::Diffusion("designed noise needs optimizer.clip = [lo, hi]".into())
+    })?;
+    let options = DesignOptions {
+        cells: *cells,
+        c0: c0.map_or(C0Choice::Minimal, C0Choice::Value),
+        target_slope: None,
+    };
+    DesignedNoise::new(
+        grad,
+        |w| target.loss(&[w], 0.0, 0.0),
+        exp.optimizer.lr,
+        exp.noise.batch as f64,
+        lo,
+        hi,
+        options,
+    )
+    .map_err(|e| RunError::Diffusion(e.to_string()))
 }

@@ -20,11 +20,11 @@
 //! as stepping does, so both modes start every run at the same w₀; the rest of the stream is
 //! used differently.
 
+use crate::noise::BatchMean;
 use crate::noise::NoiseLaw;
 use crate::rng::{LaneWords, Philox4x32};
 pub use crate::rules::Next;
 use crate::rules::{Rules, ABSORB_BELOW};
-use crate::theory::log_moments::BatchMean;
 use rand_distr::{Binomial, Distribution};
 use statrs::function::factorial::ln_binomial;
 use std::f64::consts::LN_2;

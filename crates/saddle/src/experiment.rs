@@ -1,32 +1,16 @@
 //! Running an [`Experiment`]: validate it into a [`Plan`], run the plan on a backend
 //! ([`crate::backend`]) and summarise the outcome.
 
-use crate::backend::{with_landscape, Backend, CpuLanes, LandscapeVisitor, Progress};
+use crate::backend::{design, with_landscape, Backend, CpuLanes, LandscapeVisitor, Progress};
 use crate::config::{DiffusionSpec, Experiment};
-use crate::ensemble::{EnsembleError, Outcome};
+use crate::ensemble::Outcome;
 use crate::model::Model;
 use crate::observe::{EscapeRatePoint, FinalState, Histogram, TracePoint};
 use crate::plan::Plan;
+pub use crate::plan::RunError;
 use crate::sde::{Coefficients, Diffusion, Landscape};
-use crate::theory::designed_noise::{C0Choice, DesignOptions, DesignedNoise};
+use crate::theory::designed_noise::DesignedNoise;
 use serde::Serialize;
-
-/// Errors while running an experiment.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum RunError {
-    /// The engine rejected the problem.
-    #[error(transparent)]
-    Ensemble(#[from] EnsembleError),
-    /// The formula could not be instantiated.
-    #[error("model.loss: {0}")]
-    Formula(String),
-    /// The diffusion of an SDE could not be built.
-    #[error("diffusion: {0}")]
-    Diffusion(String),
-    /// Exact mode cannot be used.
-    #[error("mode = \"exact\": {0}")]
-    Exact(String),
-}
 
 /// The escape fraction with its uncertainty.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -129,39 +113,6 @@ pub fn run_plan(
 /// [`crate::observe::MAX_FINAL_STATES`].
 pub fn check(exp: &Experiment) -> Result<(), RunError> {
     CpuLanes.check(&Plan::summary_only(exp)?)
-}
-
-/// Prop. 10's noise for an experiment with `[diffusion] kind = "designed"`, given the drift
-/// L'(w) of its landscape: Eq. 117 on the box `optimizer.clip`, with λ = `optimizer.lr` and
-/// S = `noise.batch`.
-pub(crate) fn design(
-    exp: &Experiment,
-    grad: impl Fn(f64) -> f64,
-) -> Result<DesignedNoise, RunError> {
-    let DiffusionSpec::Designed { target, c0, cells } = &exp.diffusion else {
-        return Err(RunError::Diffusion(format!(
-            "`{}` noise is not designed (use [diffusion] kind = \"designed\")",
-            exp.diffusion.kind()
-        )));
-    };
-    let (lo, hi) = exp.optimizer.clip.ok_or_else(|| {
-        RunError::Diffusion("designed noise needs optimizer.clip = [lo, hi]".into())
-    })?;
-    let options = DesignOptions {
-        cells: *cells,
-        c0: c0.map_or(C0Choice::Minimal, C0Choice::Value),
-        target_slope: None,
-    };
-    DesignedNoise::new(
-        grad,
-        |w| target.loss(&[w], 0.0, 0.0),
-        exp.optimizer.lr,
-        exp.noise.batch as f64,
-        lo,
-        hi,
-        options,
-    )
-    .map_err(|e| RunError::Diffusion(e.to_string()))
 }
 
 /// The designed noise (Prop. 10, Eq. 117) of an experiment with `[diffusion] kind =

@@ -11,9 +11,25 @@ use crate::config::{
 };
 use crate::ensemble::{EnsembleError, Init, Settings};
 use crate::exact::Factors;
-use crate::experiment::RunError;
 use crate::model::formula::MAX_PARAMS;
 use std::sync::Arc;
+
+/// Errors while running an experiment.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RunError {
+    /// The engine rejected the problem.
+    #[error(transparent)]
+    Ensemble(#[from] EnsembleError),
+    /// The formula could not be instantiated.
+    #[error("model.loss: {0}")]
+    Formula(String),
+    /// The diffusion of an SDE could not be built.
+    #[error("diffusion: {0}")]
+    Diffusion(String),
+    /// Exact mode cannot be used.
+    #[error("mode = \"exact\": {0}")]
+    Exact(String),
+}
 
 /// How a plan's runs are simulated: the kernel a backend uses.
 #[derive(Clone, Debug)]

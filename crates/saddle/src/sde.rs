@@ -84,35 +84,7 @@ impl Stepper {
     }
 }
 
-/// Expectation nodes of a data law: its atoms for finite laws (exact), Gauss–Hermite nodes for
-/// a Gaussian and Gauss–Legendre nodes for a uniform law ([`GAUSS_NODES`] each), so that
-/// E f(x) = Σ pᵢ f(xᵢ) is exact for polynomials f of degree below 2·[`GAUSS_NODES`]: the drift
-/// and the minibatch variance of every built-in model (affine in the data) are exact; a
-/// formula that is not polynomial in the data gets a Gauss-rule approximation.
-pub fn data_nodes(noise: &NoiseLaw) -> Vec<(Sample, f64)> {
-    let n = GAUSS_NODES.try_into().expect("non-zero");
-    let field = noise.field;
-    match &noise.law {
-        Law::Gaussian { mean, std } => gauss_quad::GaussHermite::new(n)
-            .iter()
-            .map(|(x, w)| {
-                let v = mean + std * std::f64::consts::SQRT_2 * x;
-                (Sample::with(field, v), w / std::f64::consts::PI.sqrt())
-            })
-            .collect(),
-        Law::Uniform { lo, hi } => gauss_quad::GaussLegendre::new(n)
-            .iter()
-            .map(|(x, w)| {
-                let v = 0.5 * (lo + hi) + 0.5 * (hi - lo) * x;
-                (Sample::with(field, v), 0.5 * w)
-            })
-            .collect(),
-        _ => noise.atoms().expect("finite law"),
-    }
-}
-
-/// Nodes of the Gauss rules in [`data_nodes`].
-pub const GAUSS_NODES: usize = 24;
+pub use crate::noise::{data_nodes, GAUSS_NODES};
 
 /// Where C(w) comes from. Implementations are chosen once per experiment, so the step is
 /// monomorphised per source.

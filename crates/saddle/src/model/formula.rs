@@ -50,8 +50,8 @@
 //! ([`Formula::expected_loss_discrete`] and [`Formula::expected_grad_discrete`] compute the
 //! same sums). Under a Gaussian or uniform law, a model built with [`Formula::with_noise`]
 //! reports L(w) = E L̂(w; x) by Gauss quadrature over the law (Gauss–Hermite or Gauss–Legendre,
-//! [`crate::sde::GAUSS_NODES`] nodes, as the drift of the SDE, App. C): exact for formulas
-//! polynomial in the data of degree below 2·[`crate::sde::GAUSS_NODES`], an approximation
+//! [`crate::noise::GAUSS_NODES`] nodes, as the drift of the SDE, App. C): exact for formulas
+//! polynomial in the data of degree below 2·[`crate::noise::GAUSS_NODES`], an approximation
 //! otherwise. [`Model::expected_grad`] stays `false` for continuous laws, so GD on a formula
 //! needs a finite law.
 //!
@@ -314,12 +314,12 @@ impl<const N: usize> Formula<N> {
 
     /// The same model, reporting its expected loss under `noise` when that is a Gaussian or
     /// uniform law: L(w) = Σ pᵢ L̂(w; sᵢ) over the Gauss–Hermite or Gauss–Legendre nodes
-    /// ([`crate::sde::data_nodes`], [`crate::sde::GAUSS_NODES`] nodes), exact for formulas
-    /// polynomial in the drawn field of degree below 2·[`crate::sde::GAUSS_NODES`]. For finite
+    /// ([`crate::noise::data_nodes`], [`crate::noise::GAUSS_NODES`] nodes), exact for formulas
+    /// polynomial in the drawn field of degree below 2·[`crate::noise::GAUSS_NODES`]. For finite
     /// laws the engine sums over the atoms itself, so nothing is kept.
     pub fn with_noise(mut self, noise: &NoiseLaw) -> Self {
         self.nodes = matches!(noise.law, Law::Gaussian { .. } | Law::Uniform { .. })
-            .then(|| crate::sde::data_nodes(noise));
+            .then(|| crate::noise::data_nodes(noise));
         self
     }
 

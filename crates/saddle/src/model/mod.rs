@@ -3,8 +3,10 @@
 //! A model is a landscape given per data point. The ensemble engine draws data points from a
 //! [`crate::noise::NoiseLaw`] and asks the model for per-sample gradients; GD asks for the
 //! expected gradient instead. Each built-in model knows its expected loss L(w) = E L̂(w; x) in
-//! closed form from the first two moments of the noise ([`Moments`]).
+//! closed form from the first two moments of the noise ([`Moments`]). The data types
+//! ([`Sample`], [`Field`], [`Moments`]) are the noise layer's, re-exported here.
 
+pub use crate::noise::{Field, Moments, Sample};
 use crate::vector::Vector;
 
 pub mod formula;
@@ -18,59 +20,6 @@ pub use quadratic::Quadratic;
 pub use quartic::Quartic;
 pub use sharp_flat::SharpFlat;
 pub use tiny_net::TinyNet;
-
-/// One data point: an input `x` and a target `y`.
-///
-/// Scalar noise laws drive one of the two fields (see [`Field`]); the other keeps its default
-/// (x = 1, y = 0), which is what the paper's models need (the tiny network has x = 1 and a
-/// random label y).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sample {
-    /// The input (the paper's x).
-    pub x: f64,
-    /// The target (the paper's y; only the tiny network and formulas use it).
-    pub y: f64,
-}
-
-impl Default for Sample {
-    fn default() -> Self {
-        Sample { x: 1.0, y: 0.0 }
-    }
-}
-
-/// Which field of a [`Sample`] a scalar noise law draws.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Field {
-    /// The input x (quadratic, quartic, sharp-flat).
-    X,
-    /// The target y (tiny network).
-    Y,
-}
-
-impl Sample {
-    /// A sample with `field` set to `v` and the other field at its default.
-    #[inline(always)]
-    pub fn with(field: Field, v: f64) -> Self {
-        match field {
-            Field::X => Sample { x: v, y: 0.0 },
-            Field::Y => Sample { x: 1.0, y: v },
-        }
-    }
-}
-
-/// First two moments of the data distribution, per field: enough for the closed-form
-/// expected loss of every built-in model, which is at most quadratic in x or y.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Moments {
-    /// E\[x\]
-    pub mean_x: f64,
-    /// E\[x²\]
-    pub m2_x: f64,
-    /// E\[y\]
-    pub mean_y: f64,
-    /// E\[y²\]
-    pub m2_y: f64,
-}
 
 /// A sampled loss L̂(w; x) with its gradient.
 ///

@@ -6,8 +6,8 @@
 //! for uniform data. The expectations over it that the theory needs (Lemma 1's log-moments)
 //! are in [`crate::theory::log_moments`].
 
+use super::Field;
 use super::{Law, NoiseLaw};
-use crate::model::Field;
 use crate::numeric::{invalid, TheoryError};
 use statrs::function::factorial::ln_factorial;
 

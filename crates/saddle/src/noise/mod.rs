@@ -11,8 +11,60 @@ pub mod batch_mean;
 
 pub use batch_mean::BatchMean;
 
-use crate::model::{Field, Moments, Sample};
 use crate::rng::{standard_normal, Bits, Philox4x32};
+
+/// One data point: an input `x` and a target `y`.
+///
+/// Scalar noise laws drive one of the two fields (see [`Field`]); the other keeps its default
+/// (x = 1, y = 0), which is what the paper's models need (the tiny network has x = 1 and a
+/// random label y).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// The input (the paper's x).
+    pub x: f64,
+    /// The target (the paper's y; only the tiny network and formulas use it).
+    pub y: f64,
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Sample { x: 1.0, y: 0.0 }
+    }
+}
+
+/// Which field of a [`Sample`] a scalar noise law draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The input x (quadratic, quartic, sharp-flat).
+    X,
+    /// The target y (tiny network).
+    Y,
+}
+
+impl Sample {
+    /// A sample with `field` set to `v` and the other field at its default.
+    #[inline(always)]
+    pub fn with(field: Field, v: f64) -> Self {
+        match field {
+            Field::X => Sample { x: v, y: 0.0 },
+            Field::Y => Sample { x: 1.0, y: v },
+        }
+    }
+}
+
+/// First two moments of the data distribution, per field: enough for the closed-form
+/// expected loss of every built-in model, which is at most quadratic in x or y.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moments {
+    /// E\[x\]
+    pub mean_x: f64,
+    /// E\[x²\]
+    pub m2_x: f64,
+    /// E\[y\]
+    pub mean_y: f64,
+    /// E\[y²\]
+    pub m2_y: f64,
+}
 
 /// The distribution of one data point.
 #[derive(Clone, Debug, PartialEq)]
@@ -354,3 +406,33 @@ pub fn coin_sample(is_heads: bool, heads: Sample, tails: Sample) -> Sample {
 fn index(rng: &mut Philox4x32, n: usize) -> usize {
     ((rng.next_f64() * n as f64) as usize).min(n - 1)
 }
+
+/// Expectation nodes of a data law: its atoms for finite laws (exact), Gauss–Hermite nodes for
+/// a Gaussian and Gauss–Legendre nodes for a uniform law ([`GAUSS_NODES`] each), so that
+/// E f(x) = Σ pᵢ f(xᵢ) is exact for polynomials f of degree below 2·[`GAUSS_NODES`]: the drift
+/// and the minibatch variance of every built-in model (affine in the data) are exact; a
+/// formula that is not polynomial in the data gets a Gauss-rule approximation.
+pub fn data_nodes(noise: &NoiseLaw) -> Vec<(Sample, f64)> {
+    let n = GAUSS_NODES.try_into().expect("non-zero");
+    let field = noise.field;
+    match &noise.law {
+        Law::Gaussian { mean, std } => gauss_quad::GaussHermite::new(n)
+            .iter()
+            .map(|(x, w)| {
+                let v = mean + std * std::f64::consts::SQRT_2 * x;
+                (Sample::with(field, v), w / std::f64::consts::PI.sqrt())
+            })
+            .collect(),
+        Law::Uniform { lo, hi } => gauss_quad::GaussLegendre::new(n)
+            .iter()
+            .map(|(x, w)| {
+                let v = 0.5 * (lo + hi) + 0.5 * (hi - lo) * x;
+                (Sample::with(field, v), 0.5 * w)
+            })
+            .collect(),
+        _ => noise.atoms().expect("finite law"),
+    }
+}
+
+/// Nodes of the Gauss rules in [`data_nodes`].
+pub const GAUSS_NODES: usize = 24;
