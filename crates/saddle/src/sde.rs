@@ -292,6 +292,7 @@ impl<M: Model<W = [f64; 1]>, D: Diffusion> SdeModel<M, D> {
 
 impl<M: Model<W = [f64; 1]>, D: Diffusion> Model for SdeModel<M, D> {
     type W = [f64; 1];
+    const VECTOR_BUILDS: bool = M::VECTOR_BUILDS;
 
     fn name(&self) -> &str {
         self.landscape.model.name()
