@@ -14,8 +14,11 @@
 //! - [`config`]: experiment files (TOML) to validated experiments; [`sweep`]: parameter grids;
 //! - [`experiment`]: running a validated experiment into a [`experiment::Summary`];
 //! - [`theory`]: the paper's closed forms and numerical theory; [`numeric`]: quadrature,
-//!   roots and maxima for it.
+//!   roots and maxima for it;
+//! - [`analysis`]: an experiment's parameters as theory inputs, and its theory beside its
+//!   simulation (closed forms, densities against histograms).
 
+pub mod analysis;
 pub mod config;
 pub mod ensemble;
 pub mod exact;
