@@ -11,22 +11,22 @@ use crate::progress;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use rayon::prelude::*;
+use saddle::analysis::escape::{escape_init, simulated_escape, Simulated};
+use saddle::analysis::inputs::two_point_a;
+use saddle::analysis::stationary::{closed_form, stationary_density_for, ClosedForm};
+use saddle::analysis::transient::{
+    compare_transient, fokker_planck_for, histogram_times, initial_law, FpComparison,
+};
+use saddle::analysis::{time_per_step, AnalysisError};
 use saddle::config::{num, parse_table, set_path, Experiment};
-use saddle::ensemble::Init as EnsembleInit;
-use saddle::model::Field;
-use saddle::noise::Law;
-use saddle::theory::distance::{compare, BinnedCounts, Comparison};
-use saddle::theory::escape_probability::{escape_probability, EscapeProbability, Init};
+use saddle::theory::escape_probability::{escape_probability, EscapeProbability};
 use saddle::theory::escape_rate::{
     numeric_optimum, slow_escape, two_point_optimum, OptimalEscape, SlowEscape, DEFAULT_LR_MAX,
 };
-use saddle::theory::fokker_planck::{FokkerPlanck, Initial, Scheme, Transient};
+use saddle::theory::fokker_planck::{Scheme, Transient};
 use saddle::theory::log_moments::{log_moments, two_point_mu, LogMoments};
 use saddle::theory::phase::{numeric_phase, two_point_phase, PhaseDiagram};
-use saddle::theory::stationary::{
-    concentration_threshold_m, critical_m, stationary_density, Normalisability, QuarticSgd,
-    StationaryDensity,
-};
+use saddle::theory::stationary::{stationary_density, StationaryDensity};
 use saddle::theory::{amsgrad, kesten, sharp_flat, TheoryError};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -378,6 +378,12 @@ fn theory<T>(r: Result<T, TheoryError>) -> Result<T> {
     r.map_err(|e| InputError(e.to_string()).into())
 }
 
+/// An analysis error is the user's too: the experiment does not fit the analysis (exit
+/// status 2).
+fn analysis<T>(r: Result<T, AnalysisError>) -> Result<T> {
+    r.map_err(|e| InputError(e.to_string()).into())
+}
+
 /// Parse "LO,HI".
 fn pair(flag: &str, s: &str) -> Result<(f64, f64)> {
     let v: Vec<&str> = s.split(',').map(str::trim).collect();
@@ -485,13 +491,6 @@ fn noise_table(e: &Experiment) -> Value {
     e.to_table()
         .remove("noise")
         .expect("every experiment has noise")
-}
-
-fn two_point_a(e: &Experiment) -> Option<f64> {
-    match (&e.noise.law, e.noise.batch, e.noise.field) {
-        (Law::TwoPoint { a }, 1, Field::X) => Some(*a),
-        _ => None,
-    }
 }
 
 /// A number for the tables: −∞ and null spelled out.
@@ -896,14 +895,6 @@ struct ProbReport {
     simulated: Option<Simulated>,
 }
 
-#[derive(Serialize)]
-struct Simulated {
-    runs: u64,
-    seed: u64,
-    value: f64,
-    stderr: f64,
-}
-
 fn escape_prob(
     src: &Source,
     lr: Option<f64>,
@@ -944,13 +935,7 @@ fn escape_prob(
         ))
         .into());
     }
-    let init = match &e.init {
-        EnsembleInit::Point(w) => Init::Point { w0: w[0] },
-        EnsembleInit::Uniform { lo, hi } => Init::Uniform {
-            lo: lo[0],
-            hi: hi[0],
-        },
-    };
+    let init = analysis(escape_init(&e))?;
     let probability = theory(escape_probability(
         &e.noise,
         e.optimizer.lr,
@@ -959,17 +944,10 @@ fn escape_prob(
         &init,
     ))?;
     let simulated = if simulate {
-        if e.optimizer.kind() != "sgd" {
-            return Err(InputError("--simulate needs optimizer.kind = \"sgd\"".into()).into());
-        }
-        let s = saddle::experiment::run(&e, 0, None).map_err(InputError::from_display)?;
-        let esc = s.escape.expect("escape observed");
-        Some(Simulated {
-            runs: e.runs,
-            seed: e.seed,
-            value: esc.value,
-            stderr: esc.stderr,
-        })
+        Some(simulated_escape(&e).map_err(|err| match err {
+            AnalysisError::Optimizer(_) => InputError(format!("--simulate {err}")),
+            other => InputError(other.to_string()),
+        })?)
     } else {
         None
     };
@@ -1136,93 +1114,25 @@ struct StationaryReport {
     closed_form: Option<ClosedForm>,
 }
 
-#[derive(Serialize)]
-struct ClosedForm {
-    /// m = E[x].
-    m: f64,
-    /// v = Var x.
-    v: f64,
-    /// b (0 for the quadratic).
-    b: f64,
-    /// σ.
-    sigma: f64,
-    /// The power of (v w² + Sσ²) in Eq. 63 (of |w| in Eqs 68, 76).
-    exponent: Option<f64>,
-    normalisability: Normalisability,
-    /// Eq. 65 (null where it has no finite value).
-    most_probable_w: Option<f64>,
-    /// m below which the mode leaves 0: −λv/S (Eqs 65, 77).
-    critical_m: f64,
-    /// m below which the origin stops attracting (σ = 0): −λv/(2S).
-    concentration_threshold_m: f64,
-    /// Largest |ln p_numeric − ln p_closed| on the grid, after matching at the mode.
-    max_log_difference: f64,
-}
-
 fn stationary(
     args: &crate::ExpArgs,
     range: Option<&str>,
     cells: usize,
 ) -> Result<StationaryReport> {
     let c = continuous(args, range)?;
-    let (lr, s) = (c.exp.optimizer.lr, c.exp.noise.batch as f64);
-    let density = theory(stationary_density(
-        |w| c.land.grad(w),
-        |w| c.land.c(w),
-        lr,
-        s,
+    let density = theory(stationary_density_for(
+        &c.exp,
+        c.land.as_ref(),
         c.lo,
         c.hi,
         cells,
     ))?;
-    let closed_form = closed_form(&c.exp, &density)?;
+    let closed_form = theory(closed_form(&c.exp, &density))?;
     Ok(StationaryReport {
         command: "stationary",
         density,
         closed_form,
     })
-}
-
-fn closed_form(e: &Experiment, d: &StationaryDensity) -> Result<Option<ClosedForm>> {
-    use saddle::config::{DiffusionSpec, ModelSpec};
-    let b = match e.model {
-        ModelSpec::Quadratic => 0.0,
-        ModelSpec::Quartic { b } => b,
-        _ => return Ok(None),
-    };
-    if e.diffusion != DiffusionSpec::Minibatch || e.noise.field != Field::X {
-        return Ok(None);
-    }
-    let mo = e.noise.moments();
-    let (m, v) = (mo.mean_x, mo.m2_x - mo.mean_x * mo.mean_x);
-    let (lr, s, sigma) = (e.optimizer.lr, e.noise.batch as f64, e.injected_sigma);
-    let q = match QuarticSgd::new(m, b, v, sigma, lr, s) {
-        Ok(q) => q,
-        Err(_) => return Ok(None),
-    };
-    let at = |i: usize| d.log_density[i] - q.log_density(d.w[i]);
-    let imode =
-        d.w.iter()
-            .enumerate()
-            .min_by(|x, y| (x.1 - d.mode).abs().total_cmp(&(y.1 - d.mode).abs()))
-            .map_or(0, |x| x.0);
-    let off = at(imode);
-    let max_log_difference = (0..d.w.len())
-        .filter(|&i| d.log_density[i].is_finite())
-        .map(|i| (at(i) - off).abs())
-        .fold(0.0, f64::max);
-    Ok(Some(ClosedForm {
-        m,
-        v,
-        b,
-        sigma,
-        exponent: q.exponent(),
-        normalisability: q.normalisability(),
-        most_probable_w: q.most_probable_w().ok(),
-        critical_m: theory(critical_m(v, lr, s))?,
-        concentration_threshold_m: theory(concentration_threshold_m(v, lr, s))?,
-        max_log_difference,
-    }))
 }
 
 /// About `n` evenly spaced row indices of a table of `len` rows, the last row included.
@@ -1298,16 +1208,6 @@ struct FpReport {
     comparisons: Vec<FpComparison>,
 }
 
-#[derive(Serialize)]
-struct FpComparison {
-    /// The histogram's step.
-    step: u64,
-    /// Its time (step × dt; step for the discrete optimizers).
-    time: f64,
-    #[serde(flatten)]
-    distance: Comparison,
-}
-
 fn fokker_planck(
     args: &crate::ExpArgs,
     range: Option<&str>,
@@ -1319,86 +1219,33 @@ fn fokker_planck(
 ) -> Result<FpReport> {
     let c = continuous(args, range)?;
     let e = &c.exp;
-    let dt = e.optimizer.dt().unwrap_or(1.0);
-    let hist_steps: Vec<u64> = e
-        .observe
-        .histograms
-        .iter()
-        .flat_map(|h| h.steps.iter().copied())
-        .collect();
-    let mut times = if times.is_empty() {
-        let mut s = hist_steps.clone();
-        s.sort_unstable();
-        s.dedup();
-        s.iter().map(|t| *t as f64 * dt).collect()
+    let times = if times.is_empty() {
+        histogram_times(e)
     } else {
         times.to_vec()
     };
-    if times.is_empty() {
-        times.push(e.steps as f64 * dt);
-    }
-    let fp = theory(FokkerPlanck::new(
-        |w| c.land.grad(w),
-        |w| c.land.c(w),
-        e.optimizer.lr,
-        e.noise.batch as f64,
-        c.lo,
-        c.hi,
-        cells,
-    ))?;
-    let init = match &e.init {
-        EnsembleInit::Point(w) => Initial::PointMass(w[0]),
-        EnsembleInit::Uniform { lo, hi } => Initial::Uniform {
-            lo: lo[0].max(c.lo),
-            hi: hi[0].min(c.hi),
-        },
-    };
-    let step = (c.hi - c.lo) / cells as f64;
+    let fp = theory(fokker_planck_for(e, c.land.as_ref(), c.lo, c.hi, cells))?;
+    let init = initial_law(e, c.lo, c.hi);
     let t_max = times.iter().copied().fold(0.0, f64::max);
     let dt_step = dt_step.unwrap_or(if t_max > 0.0 { t_max / 4000.0 } else { 1.0 });
     if !(dt_step.is_finite() && dt_step > 0.0) {
         return Err(InputError(format!("--dt: must be finite and > 0 (got {dt_step})")).into());
     }
     let transient = theory(fp.evolve(init, &times, dt_step, scheme))?;
-    let mut comparisons = vec![];
-    if run_compare {
+    let comparisons = if run_compare {
         let bar = progress::bar(e.runs, "runs", quiet);
         let tick = |n: u64| bar.inc(n);
         let s = saddle::experiment::run(e, 0, Some(&tick)).map_err(InputError::from_display)?;
         bar.finish_and_clear();
-        for h in s.histograms.iter() {
-            let time = h.step as f64 * dt;
-            let Some(k) = transient
-                .times
-                .iter()
-                .position(|t| (t - time).abs() <= 1e-9 * time.max(1.0))
-            else {
-                continue;
-            };
-            let p = &transient.density[k];
-            // The CDF of the piecewise-constant cell densities, 0 below lo and 1 above hi.
-            let cdf = |w: f64| {
-                if w <= c.lo {
-                    return 0.0;
-                }
-                let x = ((w - c.lo) / step).min(cells as f64);
-                let i = (x as usize).min(cells);
-                let full: f64 = p[..i].iter().sum::<f64>() * step;
-                let part = if i < cells {
-                    p[i] * (x - i as f64) * step
-                } else {
-                    0.0
-                };
-                (full + part).min(1.0)
-            };
-            let counts = theory(BinnedCounts::from_observed(h))?;
-            comparisons.push(FpComparison {
-                step: h.step,
-                time,
-                distance: theory(compare(&counts, cdf, 0.01))?,
-            });
-        }
-    }
+        theory(compare_transient(
+            &transient,
+            &s.histograms,
+            time_per_step(e),
+            0.01,
+        ))?
+    } else {
+        vec![]
+    };
     Ok(FpReport {
         command: "fokker-planck",
         transient,

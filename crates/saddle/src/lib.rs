@@ -20,8 +20,11 @@
 //! - [`plan`]: an experiment validated for running; [`backend`]: the seam through which a
 //!   plan runs on an engine; [`experiment`]: running an experiment into a
 //!   [`experiment::Summary`];
-//! - [`theory`]: the paper's closed forms and numerical theory.
+//! - [`theory`]: the paper's closed forms and numerical theory;
+//! - [`analysis`]: an experiment's parameters as theory inputs, and its theory beside its
+//!   simulation (closed forms, densities against histograms).
 
+pub mod analysis;
 pub mod backend;
 pub mod config;
 pub mod ensemble;

@@ -4,11 +4,12 @@
 use super::*;
 use crate::checks::{z_threshold, Check, Rule};
 use crate::plot::{Figure, Panel, XyPlot};
-use saddle::config::ModelSpec;
+use saddle::analysis::inputs::{continuous_limit, data_moments, quartic_b};
+use saddle::analysis::stationary::stationary_density_for;
+use saddle::analysis::time_per_step;
 use saddle::experiment::coefficients;
 use saddle::rng::{standard_normal, stream};
 use saddle::theory::distance::bin_probabilities;
-use saddle::theory::stationary::{stationary_density, QuarticSgd};
 
 /// Half-width, in bins, of the window around the highest bin where ln(count) is fitted with
 /// a parabola.
@@ -83,16 +84,9 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let r = load(ctx, "eq63")?;
     let e = &r.base;
     let sum = r.single();
-    let b = match e.model {
-        ModelSpec::Quartic { b } => b,
-        _ => {
-            return Err(ReproduceError::Input(
-                "eq63.toml: the model must be the quartic".into(),
-            ))
-        }
-    };
-    let mom = e.noise.moments();
-    let (m, v) = (mom.mean_x, mom.m2_x - mom.mean_x * mom.mean_x);
+    let b = quartic_b(e)
+        .ok_or_else(|| ReproduceError::Input("eq63.toml: the model must be the quartic".into()))?;
+    let (m, v) = data_moments(e);
     let batch = e.noise.batch as f64;
     let lr = e.optimizer.lr;
     let mut s = section(
@@ -118,22 +112,14 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         num(v),
         e.injected_sigma
     ));
-    let closed = theory(id, QuarticSgd::new(m, b, v, e.injected_sigma, lr, batch))?;
+    let closed = theory(id, continuous_limit(e, b))?;
     let w_hat = theory(id, closed.most_probable_w())?;
     let land = coefficients(e).map_err(|x| ReproduceError::Run(format!("eq63: {x}")))?;
     let h = hist_at(&sum.histograms, &[0], e.steps, "eq63")?;
     let span = 3.0 * h.hi[0].abs().max(h.lo[0].abs());
     let fp = theory(
         id,
-        stationary_density(
-            |w| land.grad(w),
-            |w| land.c(w),
-            lr,
-            batch,
-            -span,
-            span,
-            4000,
-        ),
+        stationary_density_for(e, land.as_ref(), -span, span, 4000),
     )?;
     s.checks.push(
         l1_check(
@@ -260,10 +246,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
                 y: axis("density", 0.0, top, false),
                 series: vec![
                     bars(
-                        &format!(
-                            "SDE ensemble, t = {}",
-                            e.steps as f64 * e.optimizer.dt().unwrap_or(saddle::config::DEFAULT_DT)
-                        ),
+                        &format!("SDE ensemble, t = {}", e.steps as f64 * time_per_step(e)),
                         ed,
                         d,
                         0,

@@ -4,7 +4,7 @@
 use super::*;
 use crate::checks::{binomial_se, z_threshold, Check, Rule};
 use crate::plot::{Figure, Panel, XyPlot};
-use saddle::config::ModelSpec;
+use saddle::analysis::inputs::{data_moments, quartic_b, two_point_law_a};
 use saddle::theory::escape_probability::escape_probability;
 use saddle::theory::log_moments::BatchMean;
 
@@ -21,11 +21,11 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let steps = e.steps;
     let law = theory(id, BatchMean::from_noise(&e.noise))?;
     let mu = theory(id, law.mu(lr))?;
-    let a_text = match e.noise.law {
-        saddle::noise::Law::TwoPoint { a } => format!("x = 1 or a − 1 with a = {a}"),
-        _ => "the noise of fig1-left.toml".into(),
+    let a_text = match two_point_law_a(e) {
+        Some(a) => format!("x = 1 or a − 1 with a = {a}"),
+        None => "the noise of fig1-left.toml".into(),
     };
-    let mean_x = e.noise.moments().mean_x;
+    let (mean_x, _) = data_moments(e);
     let mut s = section(
         id,
         &format!(
@@ -154,15 +154,10 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
 
     // Fig. 1 right: how many runs end within δ of the minima ±√(−E[x]/b).
     let rsum = right.single();
-    let b = match right.base.model {
-        ModelSpec::Quartic { b } => b,
-        _ => {
-            return Err(ReproduceError::Input(
-                "fig1-right.toml: the model must be the quartic".into(),
-            ))
-        }
-    };
-    let mean_x = right.base.noise.moments().mean_x;
+    let b = quartic_b(&right.base).ok_or_else(|| {
+        ReproduceError::Input("fig1-right.toml: the model must be the quartic".into())
+    })?;
+    let (mean_x, _) = data_moments(&right.base);
     let w_min = (-mean_x / b).sqrt();
     let h_right = hist_at(&rsum.histograms, &[0], right.base.steps, "fig1-right")?;
     let width = (h_right.hi[0] - h_right.lo[0]) / h_right.bins[0] as f64;

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::plot::{Figure, Panel, XyPlot};
+use saddle::analysis::time_per_step;
 use saddle::experiment::designed_noise;
 
 pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
@@ -137,20 +138,14 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
         .find(|x| x.step > 0 && x.step < e.steps)
     {
         series.push(bars(
-            &format!(
-                "t = {}",
-                h1.step as f64 * e.optimizer.dt().unwrap_or(saddle::config::DEFAULT_DT)
-            ),
+            &format!("t = {}", h1.step as f64 * time_per_step(e)),
             edges(h1),
             density(h1),
             4,
         ));
     }
     series.push(bars(
-        &format!(
-            "t = {}",
-            e.steps as f64 * e.optimizer.dt().unwrap_or(saddle::config::DEFAULT_DT)
-        ),
+        &format!("t = {}", e.steps as f64 * time_per_step(e)),
         ed.clone(),
         d.clone(),
         0,

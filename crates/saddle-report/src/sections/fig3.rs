@@ -6,7 +6,7 @@ use crate::checks::{binomial_p_value, z_threshold, Check, Rule, ALPHA};
 use crate::plot::{Figure, HeatMap, Panel, Series, XyPlot};
 use crate::source::Results;
 use rayon::prelude::*;
-use saddle::noise::Law;
+use saddle::analysis::inputs::two_point_law_a;
 use saddle::theory::escape_probability::escape_probability;
 use saddle::theory::escape_rate::two_point_optimum;
 use saddle::theory::log_moments::two_point_mu;
@@ -46,13 +46,12 @@ pub(crate) fn boundary_curves(lr_lo: f64, lr_hi: f64, a_lo: f64, a_hi: f64) -> V
 
 /// The two-point parameter a of an experiment's noise.
 pub(crate) fn two_point_a(r: &Results, i: usize) -> Result<f64, ReproduceError> {
-    match r.experiments[i].noise.law {
-        Law::TwoPoint { a } => Ok(a),
-        _ => Err(ReproduceError::Input(format!(
+    two_point_law_a(&r.experiments[i]).ok_or_else(|| {
+        ReproduceError::Input(format!(
             "{}.toml: this figure needs two-point noise",
             r.base.name
-        ))),
-    }
+        ))
+    })
 }
 
 /// A heat map of the escape fraction over an (a, λ) sweep (a slowest), with Eq. 7's boundary.

@@ -38,14 +38,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
             if library { " (library variant)" } else { "" }
         )
     };
-    let a = match ams.base.noise.law {
-        saddle::noise::Law::TwoPoint { a } => a,
-        _ => {
-            return Err(ReproduceError::Input(
-                "fig5-amsgrad.toml: needs two-point noise".into(),
-            ))
-        }
-    };
+    let a = saddle::analysis::inputs::two_point_law_a(&ams.base)
+        .ok_or_else(|| ReproduceError::Input("fig5-amsgrad.toml: needs two-point noise".into()))?;
     let mut s = section(
         id,
         &format!(

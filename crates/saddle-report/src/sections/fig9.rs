@@ -4,6 +4,8 @@
 use super::*;
 use crate::checks::{Check, Rule, ALPHA};
 use crate::plot::{Figure, Panel, XyPlot};
+use saddle::analysis::inputs::{continuous_limit, data_moments};
+use saddle::analysis::time_per_step;
 use saddle::observe::Histogram;
 use saddle::theory::kesten::tail_exponent;
 use saddle::theory::stationary::QuarticSgd;
@@ -189,17 +191,8 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     // mean and variance, the exponent κ of Eq. 63 and the Student t law (None when not
     // normalisable, e.g. without additive noise).
     let continuous = |x: &saddle::config::Experiment| {
-        let mom = x.noise.moments();
-        let (m, v) = (mom.mean_x, mom.m2_x - mom.mean_x * mom.mean_x);
-        let fp = QuarticSgd::new(
-            m,
-            0.0,
-            v,
-            x.injected_sigma,
-            x.optimizer.lr,
-            x.noise.batch as f64,
-        )
-        .ok();
+        let (m, v) = data_moments(x);
+        let fp = continuous_limit(x, 0.0).ok();
         let kc = fp.as_ref().and_then(|f| f.exponent()).unwrap_or(f64::NAN);
         (m, v, kc, fp.as_ref().and_then(student_t))
     };
@@ -361,12 +354,7 @@ pub(crate) fn build(ctx: &Ctx) -> Result<Section, ReproduceError> {
     let sde_panel = XyPlot {
         title: format!(
             "Continuous time (SDE), t = {}",
-            sde.base.steps as f64
-                * sde
-                    .base
-                    .optimizer
-                    .dt()
-                    .unwrap_or(saddle::config::DEFAULT_DT)
+            sde.base.steps as f64 * time_per_step(&sde.base)
         ),
         x: axis("w", h_sde.lo[0], h_sde.hi[0], false),
         y: axis("density of runs", 0.0, sde_top, false),

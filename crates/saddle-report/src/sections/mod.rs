@@ -5,6 +5,7 @@
 use crate::plot::{Axis, Contours, HeatMap, RefLine, Series, Style};
 use crate::source::{run_table, Results};
 use crate::{Ctx, ReproduceError, Section};
+use saddle::analysis::{distance::histogram_distance, escape::escape_init, sde_dt};
 use saddle::observe::Histogram;
 use saddle::theory::TheoryError;
 
@@ -202,8 +203,8 @@ pub(crate) fn describe(r: &Results) -> String {
     } else {
         String::new()
     };
-    let time = match e.optimizer.dt() {
-        Some(dt) => format!(" (dt = {}, time {})", dt, e.steps as f64 * dt),
+    let time = match sde_dt(e) {
+        Some(dt) => format!(" (dt = {dt}, time {})", e.steps as f64 * dt),
         None => String::new(),
     };
     format!(
@@ -346,23 +347,11 @@ pub(crate) fn log_range(values: impl Iterator<Item = f64>, widen: f64) -> (f64, 
     (lo / widen, hi * widen)
 }
 
-/// The theory's law of w₀ for a one-parameter experiment.
+/// The theory's law of w₀ for a one-parameter experiment ([`escape_init`]).
 pub(crate) fn init_law(
     e: &saddle::config::Experiment,
 ) -> Result<saddle::theory::escape_probability::Init, ReproduceError> {
-    use saddle::ensemble::Init as E;
-    use saddle::theory::escape_probability::Init as T;
-    match &e.init {
-        E::Uniform { lo, hi } if lo.len() == 1 => Ok(T::Uniform {
-            lo: lo[0],
-            hi: hi[0],
-        }),
-        E::Point(w) if w.len() == 1 => Ok(T::Point { w0: w[0] }),
-        _ => Err(ReproduceError::Input(format!(
-            "{}: the escape probability needs a one-parameter experiment",
-            e.name
-        ))),
-    }
+    escape_init(e).map_err(|x| ReproduceError::Input(x.to_string()))
 }
 
 /// A 2-D histogram of (w₁, w₂) as a heat map of runs per cell (log colour scale, empty cells
@@ -442,9 +431,7 @@ pub(crate) fn l1_check(
     h: &Histogram,
     cdf: impl Fn(f64) -> f64,
 ) -> Result<crate::checks::Check, ReproduceError> {
-    use saddle::theory::distance::{compare, BinnedCounts};
-    let counts = theory(section, BinnedCounts::from_observed(h))?;
-    let cmp = theory(section, compare(&counts, cdf, crate::checks::ALPHA))?;
+    let cmp = theory(section, histogram_distance(h, cdf, crate::checks::ALPHA))?;
     let z1 = crate::checks::z_threshold(1);
     Ok(crate::checks::Check::new(
         id,

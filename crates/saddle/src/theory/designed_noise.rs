@@ -523,6 +523,22 @@ impl Example2 {
     }
 }
 
+/// C(w) of Prop. 10 (Eq. 117) as the SDE's diffusion: the noise that makes the target density
+/// stationary, tabulated on its box and evaluated in O(1) per step.
+impl crate::sde::Diffusion for DesignedNoise {
+    #[inline(always)]
+    fn c_dc(&self, w: f64, _: f64, _: impl Fn(f64) -> f64, need_dc: bool) -> (f64, f64) {
+        if need_dc {
+            self.noise_and_slope(w)
+        } else {
+            (self.noise(w), 0.0)
+        }
+    }
+    fn fixes_origin(&self) -> bool {
+        self.noise_and_slope(0.0) == (0.0, 0.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,21 +597,5 @@ mod tests {
             name(DesignedNoise::new(|w| w, |_| 1.0, -0.1, 1.0, -1.0, 1.0, o)),
             "lr"
         );
-    }
-}
-
-/// C(w) of Prop. 10 (Eq. 117) as the SDE's diffusion: the noise that makes the target density
-/// stationary, tabulated on its box and evaluated in O(1) per step.
-impl crate::sde::Diffusion for DesignedNoise {
-    #[inline(always)]
-    fn c_dc(&self, w: f64, _: f64, _: impl Fn(f64) -> f64, need_dc: bool) -> (f64, f64) {
-        if need_dc {
-            self.noise_and_slope(w)
-        } else {
-            (self.noise(w), 0.0)
-        }
-    }
-    fn fixes_origin(&self) -> bool {
-        self.noise_and_slope(0.0) == (0.0, 0.0)
     }
 }
