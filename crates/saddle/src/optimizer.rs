@@ -94,7 +94,7 @@ impl WeightDecay {
         }
     }
 
-    /// Add the L2 term to the gradients `g` of the lanes' states `w`.
+    /// Add the L2 term wd·w to the gradients `g` of the lanes' states `w`.
     #[inline(always)]
     pub fn to_gradient<W: Vector, const L: usize>(&self, w: &W::Lanes<L>, g: &mut W::Lanes<L>) {
         if self.l2 != 0.0 {

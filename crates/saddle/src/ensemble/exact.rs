@@ -23,32 +23,30 @@ use std::ops::Range;
 const EXACT_LANES: usize = 64;
 
 /// The general exact kernel: any record steps, any number of factors.
-struct Exact<'e, 'a> {
-    e: &'e Ensemble<'a, Quadratic, Sgd>,
-    f: &'e Factors,
-    intervals: &'e [Interval],
+struct Exact<'k> {
+    f: &'k Factors,
+    intervals: &'k [Interval],
 }
 
-impl Kernel for Exact<'_, '_> {
+impl Kernel<Quadratic, Sgd> for Exact<'_> {
     const VECTOR_BUILDS: bool = true;
     #[inline(always)]
-    fn chunk(&self, runs: Range<u64>) -> Accumulator {
-        self.e.exact_chunk(self.f, self.intervals, runs)
+    fn chunk(&self, e: &Ensemble<'_, Quadratic, Sgd>, runs: Range<u64>) -> Accumulator {
+        e.exact_chunk(self.f, self.intervals, runs)
     }
 }
 
 /// The exact kernel for one two-factor interval and only the final step observed.
-struct ExactFinal<'e, 'a> {
-    e: &'e Ensemble<'a, Quadratic, Sgd>,
-    f: &'e Factors,
-    interval: &'e Interval,
+struct ExactFinal<'k> {
+    f: &'k Factors,
+    interval: &'k Interval,
 }
 
-impl Kernel for ExactFinal<'_, '_> {
+impl Kernel<Quadratic, Sgd> for ExactFinal<'_> {
     const VECTOR_BUILDS: bool = true;
     #[inline(always)]
-    fn chunk(&self, runs: Range<u64>) -> Accumulator {
-        self.e.exact_final_chunk(self.f, self.interval, runs)
+    fn chunk(&self, e: &Ensemble<'_, Quadratic, Sgd>, runs: Range<u64>) -> Accumulator {
+        e.exact_final_chunk(self.f, self.interval, runs)
     }
 }
 
@@ -64,20 +62,15 @@ impl Ensemble<'_, Quadratic, Sgd> {
         // kernel of its own, written across runs; it gives the same result.
         match intervals.as_slice() {
             [one] if one.is_two() && self.settings.observe.final_only() && !self.full_exact => {
-                let k = ExactFinal {
-                    e: self,
-                    f,
-                    interval: one,
-                };
-                execute(self.settings, progress, &k)
+                let k = ExactFinal { f, interval: one };
+                execute(self, progress, &k)
             }
             _ => {
                 let k = Exact {
-                    e: self,
                     f,
                     intervals: &intervals,
                 };
-                execute(self.settings, progress, &k)
+                execute(self, progress, &k)
             }
         }
     }
