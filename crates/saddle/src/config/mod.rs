@@ -55,8 +55,8 @@ pub enum Mode {
     #[default]
     Step,
     /// The state at each record step drawn from its exact law, without stepping
-    /// ([`crate::exact`]): SGD on the quadratic with a finite noise law, no injected noise and
-    /// no box.
+    /// ([`crate::exact`]): SGD on the quadratic with a finite noise law, no injected noise, no box
+    /// and no weight decay.
     Exact,
 }
 
