@@ -5,7 +5,7 @@
 use crate::plot::{Axis, Contours, HeatMap, RefLine, Series, Style};
 use crate::source::{run_table, Results};
 use crate::{Ctx, ReproduceError, Section};
-use saddle::analysis::{distance::histogram_distance, escape::escape_init, sde_dt};
+use saddle::analysis::{distance::histogram_distance, escape::escape_init};
 use saddle::observe::Histogram;
 use saddle::theory::TheoryError;
 
@@ -203,7 +203,7 @@ pub(crate) fn describe(r: &Results) -> String {
     } else {
         String::new()
     };
-    let time = match sde_dt(e) {
+    let time = match e.optimizer.dt() {
         Some(dt) => format!(" (dt = {dt}, time {})", e.steps as f64 * dt),
         None => String::new(),
     };

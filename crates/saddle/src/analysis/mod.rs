@@ -49,16 +49,10 @@ fn optimizer_is(e: &Experiment, name: &str) -> bool {
     e.optimizer.kind() == name
 }
 
-/// The time step dt of the SDE (Eq. 49) for an experiment run with `optimizer.kind = "sde"`;
-/// None for the discrete optimizers.
-pub fn sde_dt(e: &Experiment) -> Option<f64> {
-    e.optimizer.dt()
-}
-
 /// The time of one step in the units of Eq. 49: dt for the SDE, 1 for a discrete optimizer
 /// (whose step t is the time λ-rescaled in Eq. 49, App. C.1).
 pub fn time_per_step(e: &Experiment) -> f64 {
-    sde_dt(e).unwrap_or(1.0)
+    e.optimizer.dt().unwrap_or(1.0)
 }
 
 #[cfg(test)]
@@ -75,12 +69,12 @@ mod tests {
         let sde = exp(
             "name = 't'\nruns = 1\nsteps = 1\n[model]\nkind = 'quadratic'\n[noise]\nkind = 'two-point'\na = -1.0\n[optimizer]\nkind = 'sde'\nlr = 0.5\ndt = 0.125\n[diffusion]\nkind = 'minibatch'",
         );
-        assert_eq!(sde_dt(&sde), Some(0.125));
+        assert_eq!(sde.optimizer.dt(), Some(0.125));
         assert_eq!(time_per_step(&sde), 0.125);
         let sgd = exp(
             "name = 't'\nruns = 1\nsteps = 1\n[model]\nkind = 'quadratic'\n[noise]\nkind = 'two-point'\na = -1.0\n[optimizer]\nkind = 'sgd'\nlr = 0.5",
         );
-        assert_eq!(sde_dt(&sgd), None);
+        assert_eq!(sgd.optimizer.dt(), None);
         assert_eq!(time_per_step(&sgd), 1.0);
         assert!(optimizer_is(&sgd, "sgd") && !optimizer_is(&sgd, "sde"));
     }
