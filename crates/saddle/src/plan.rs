@@ -7,7 +7,8 @@
 //! never an experiment, and trust it rather than the parser.
 
 use crate::config::{
-    exact_message, exact_obstacle, sde_obstacle, Experiment, Mode, ModelSpec, Rule,
+    batch_obstacle, exact_message, exact_obstacle, runs_obstacle, sde_obstacle, steps_obstacle,
+    ConfigError, Experiment, Mode, ModelSpec, Rule,
 };
 use crate::ensemble::{EnsembleError, Init, Settings};
 use crate::exact::Factors;
@@ -29,6 +30,9 @@ pub enum RunError {
     /// Exact mode cannot be used.
     #[error("mode = \"exact\": {0}")]
     Exact(String),
+    /// A size out of its bounds (in an experiment built without the parser).
+    #[error(transparent)]
+    Size(#[from] ConfigError),
 }
 
 /// How a plan's runs are simulated: the kernel a backend uses.
@@ -67,6 +71,20 @@ impl Plan {
     }
 
     fn build(exp: &Experiment, keep_final_states: bool) -> Result<Plan, RunError> {
+        // The sizes the engine allocates by, bounded before anything is allocated, whether or
+        // not the experiment came through the parser (which checks them with the same rules).
+        let sizes = [
+            ("runs", runs_obstacle(exp.runs)),
+            ("steps", steps_obstacle(exp.steps)),
+            ("noise.batch", batch_obstacle(exp.noise.batch as u64)),
+        ];
+        if let Some((path, Some(msg))) = sizes.into_iter().find(|(_, why)| why.is_some()) {
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                msg,
+            }
+            .into());
+        }
         let mut observe = exp.observe.clone();
         observe.final_states &= keep_final_states;
         let d = exp.model.dim();

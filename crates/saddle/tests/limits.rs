@@ -454,3 +454,47 @@ fn drawn_counts_are_binomial() {
     // χ²(9) exceeds 27.88 with probability 10⁻³.
     assert!(chi2 < 27.88, "χ² = {chi2}: {freq:?} vs {probs:?}");
 }
+
+/// An experiment changed in code after parsing is bounded by the plan as the parser bounds a
+/// file: a minibatch of 10⁹ (whose samples the engine would buffer for 32 runs at once,
+/// 512 GB), zero runs or zero steps are refused naming the key, before anything is allocated.
+#[test]
+fn the_plan_bounds_sizes_of_experiments_changed_in_code() {
+    let base = Experiment::from_toml(&quadratic(100, 10, "")).unwrap();
+    let refused = |e: &Experiment, key: &str, msg: &str| {
+        for r in [
+            run(e, 0, None).map(|_| ()),
+            run_summary(e, 0, None).map(|_| ()),
+            saddle::experiment::check(e),
+        ] {
+            match r {
+                Err(RunError::Size(ConfigError::Invalid { path, msg: m })) => {
+                    assert_eq!(path, key);
+                    assert!(m.contains(msg), "{m}");
+                }
+                other => panic!("{key}: expected a size error, got {other:?}"),
+            }
+        }
+    };
+    let mut e = base.clone();
+    e.noise.batch = 1_000_000_000;
+    refused(
+        &e,
+        "noise.batch",
+        "must be between 1 and 1000000 (got 1000000000)",
+    );
+    let mut e = base.clone();
+    e.noise.batch = 0;
+    refused(&e, "noise.batch", "(got 0)");
+    let mut e = base.clone();
+    e.runs = 0;
+    refused(&e, "runs", "must be between 1 and 4294967295 (got 0)");
+    let mut e = base.clone();
+    e.runs = 1 << 33;
+    refused(&e, "runs", "(got 8589934592)");
+    let mut e = base.clone();
+    e.steps = 0;
+    refused(&e, "steps", "must be at least 1 (got 0)");
+    // The same experiment within bounds runs.
+    assert!(run(&base, 0, None).is_ok());
+}

@@ -209,6 +209,27 @@ impl Experiment {
 /// Default divergence bound.
 pub const DEFAULT_BOUND: f64 = 1e50;
 
+/// The largest minibatch: the stepping kernel holds a step's samples for 32 runs at once.
+pub const MAX_BATCH: u64 = 1_000_000;
+
+/// What is wrong with `runs`, if anything: 1 to 2³² − 1 (streams are keyed by a 32-bit run
+/// index). The one statement of the bound, for the parser and for [`crate::plan::Plan`].
+pub fn runs_obstacle(runs: u64) -> Option<String> {
+    (runs == 0 || runs > u32::MAX as u64)
+        .then(|| format!("must be between 1 and {} (got {runs})", u32::MAX))
+}
+
+/// What is wrong with `steps`, if anything: at least 1.
+pub fn steps_obstacle(steps: u64) -> Option<String> {
+    (steps == 0).then(|| "must be at least 1 (got 0)".to_string())
+}
+
+/// What is wrong with `noise.batch`, if anything: 1 to [`MAX_BATCH`].
+pub fn batch_obstacle(batch: u64) -> Option<String> {
+    (batch == 0 || batch > MAX_BATCH)
+        .then(|| format!("must be between 1 and {MAX_BATCH} (got {batch})"))
+}
+
 /// Why `mode = "exact"` cannot serve an experiment, if it cannot: exact mode draws w_t from
 /// the law of a product of independent factors, and only SGD on the quadratic with a finite
 /// law of x̄, no injected noise, no box and no weight decay has one. The one statement of the
@@ -269,15 +290,12 @@ fn parse_experiment(r: &Reader<'_>) -> R<Experiment> {
     let description = r.str("description")?.unwrap_or("").to_string();
     let seed = r.u64("seed")?.unwrap_or(0);
     let runs = r.req_u64("runs")?;
-    if runs == 0 || runs > u32::MAX as u64 {
-        return r.err(
-            "runs",
-            format!("must be between 1 and {} (got {runs})", u32::MAX),
-        );
+    if let Some(why) = runs_obstacle(runs) {
+        return r.err("runs", why);
     }
     let steps = r.req_u64("steps")?;
-    if steps == 0 {
-        return r.err("steps", "must be at least 1 (got 0)");
+    if let Some(why) = steps_obstacle(steps) {
+        return r.err("steps", why);
     }
     let model = model::parse(&r.req_table("model")?)?;
     let d = model.dim();

@@ -175,11 +175,8 @@ pub(super) fn parse(r: &Reader<'_>, model: &ModelSpec) -> R<(NoiseLaw, f64)> {
         Field::Y
     };
     let batch = r.u64("batch")?.unwrap_or(1);
-    if batch == 0 || batch > 1_000_000 {
-        return r.err(
-            "batch",
-            format!("must be between 1 and 1000000 (got {batch})"),
-        );
+    if let Some(why) = super::batch_obstacle(batch) {
+        return r.err("batch", why);
     }
     let sigma = r.f64_or("injected_sigma", 0.0)?;
     if sigma < 0.0 {
