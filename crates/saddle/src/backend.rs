@@ -6,9 +6,9 @@
 //! [`CpuLanes`] is the CPU engine of [`crate::ensemble`]: one dispatch per plan to the
 //! monomorphised kernel for its model and optimizer, none per step.
 
-use crate::config::{DiffusionSpec, Experiment, ModelSpec, Visit};
+use crate::config::{DiffusionSpec, Experiment, ModelVisit, OneParameterVisit, Visit};
 use crate::ensemble::{Ensemble, EnsembleError, GradientSource, Outcome, Settings};
-use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
+use crate::model::{Model, Quadratic};
 use crate::optimizer::{Optimizer, Sgd};
 use crate::plan::{Kernel, Plan, RunError};
 use crate::sde::{Diffusion, Landscape, SdeModel, Stepper};
@@ -74,25 +74,20 @@ fn dispatch(
 
 /// Hand the plan's model, as its concrete type, to `ctx` (one dispatch per plan).
 fn with_model(exp: &Experiment, ctx: &Ctx<'_>) -> Result<Option<Outcome>, RunError> {
-    Ok(match &exp.model {
-        ModelSpec::Quadratic => ctx.with_model(&Quadratic)?,
-        ModelSpec::Quartic { b } => ctx.with_model(&Quartic { b: *b })?,
-        ModelSpec::SharpFlat { a, b } => ctx.with_model(&SharpFlat { a: *a, b: *b })?,
-        ModelSpec::TinyNet => ctx.with_model(&TinyNet)?,
-        ModelSpec::Formula(f) => {
-            macro_rules! formula {
-                ($($n:literal)*) => {
-                    match f.params() {
-                        $($n => ctx.with_model(
-                            &Formula::<$n>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?.with_noise(&exp.noise),
-                        )?,)*
-                        n => return Err(RunError::Formula(format!("{n} parameters; 1 to 8 are supported"))),
-                    }
-                };
-            }
-            formula!(1 2 3 4 5 6 7 8)
-        }
-    })
+    Ok(exp
+        .model
+        .visit(&exp.noise, StepModel(ctx))
+        .map_err(RunError::Formula)??)
+}
+
+/// The stepping kernel for a model, once its type is known.
+struct StepModel<'c, 'a>(&'c Ctx<'a>);
+
+impl ModelVisit for StepModel<'_, '_> {
+    type Out = Result<Option<Outcome>, EnsembleError>;
+    fn visit<M: Model>(self, m: &M) -> Self::Out {
+        self.0.with_model(m)
+    }
 }
 
 struct Ctx<'a> {
@@ -178,19 +173,28 @@ pub(crate) fn with_landscape<V: LandscapeVisitor>(
     exp: &Experiment,
     v: &V,
 ) -> Result<V::Out, RunError> {
-    match &exp.model {
-        ModelSpec::Quadratic => with_diffusion(exp, Quadratic, v),
-        ModelSpec::Quartic { b } => with_diffusion(exp, Quartic { b: *b }, v),
-        ModelSpec::Formula(f) if f.params() == 1 => with_diffusion(
-            exp,
-            Formula::<1>::new((**f).clone()).map_err(|e| RunError::Formula(e.to_string()))?,
-            v,
-        ),
-        m => Err(RunError::Diffusion(format!(
-            "the continuous-time limit is one-dimensional; model `{}` has {} parameters",
-            m.kind(),
-            m.dim()
-        ))),
+    let m = &exp.model;
+    m.visit_one_parameter(Diffuse { exp, v })
+        .map_err(RunError::Formula)?
+        .unwrap_or_else(|| {
+            Err(RunError::Diffusion(format!(
+                "the continuous-time limit is one-dimensional; model `{}` has {} parameters",
+                m.kind(),
+                m.dim()
+            )))
+        })
+}
+
+/// The landscape of a one-parameter model, once its type is known.
+struct Diffuse<'e, 'v, V> {
+    exp: &'e Experiment,
+    v: &'v V,
+}
+
+impl<V: LandscapeVisitor> OneParameterVisit for Diffuse<'_, '_, V> {
+    type Out = Result<V::Out, RunError>;
+    fn visit<M: Model<W = [f64; 1]> + Clone + 'static>(self, m: M) -> Self::Out {
+        with_diffusion(self.exp, m, self.v)
     }
 }
 

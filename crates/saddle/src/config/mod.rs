@@ -21,7 +21,7 @@ pub use diffusion::{DiffusionSpec, DEFAULT_DESIGN_CELLS};
 pub(crate) use document::{emit_table, floats, int, ints};
 pub use document::{parse_override, parse_table, set_path};
 use grid::Grid;
-pub use model::{sde_obstacle, ModelSpec};
+pub use model::{sde_obstacle, ModelSpec, ModelVisit, OneParameterVisit};
 pub use optimizer::{OptimizerSpec, Rule, Visit, DEFAULT_DT};
 pub use reader::{
     closest, compact_numbers, display_num, echo, echo_quoted, is_big_integer, num, show, ECHO_CHARS,

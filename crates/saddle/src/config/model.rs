@@ -4,8 +4,28 @@
 
 use super::int;
 use super::reader::{Reader, R};
-use crate::model::formula::FormulaSpec;
+use crate::model::formula::{FormulaSpec, MAX_PARAMS};
+use crate::model::{Formula, Model, Quadratic, Quartic, SharpFlat, TinyNet};
+use crate::noise::NoiseLaw;
 use toml::Table;
+
+/// What to do with a model once its concrete type is known: one dispatch per experiment, none
+/// per step, so the engine's loops are monomorphised per model.
+pub trait ModelVisit {
+    /// The result.
+    type Out;
+    /// Use the model.
+    fn visit<M: Model>(self, m: &M) -> Self::Out;
+}
+
+/// [`ModelVisit`] for a one-parameter model, handed over by value (the SDE's landscape keeps
+/// it).
+pub trait OneParameterVisit {
+    /// The result.
+    type Out;
+    /// Use the model.
+    fn visit<M: Model<W = [f64; 1]> + Clone + 'static>(self, m: M) -> Self::Out;
+}
 
 /// A landscape (see [`crate::model`]).
 #[derive(Clone, Debug)]
@@ -67,6 +87,53 @@ impl ModelSpec {
 }
 
 impl ModelSpec {
+    /// Build the model, a formula with the expectation nodes of `noise` (its data law), and
+    /// hand it to `v`. Err: why a formula cannot be built.
+    pub fn visit<V: ModelVisit>(&self, noise: &NoiseLaw, v: V) -> Result<V::Out, String> {
+        Ok(match self {
+            ModelSpec::Quadratic => v.visit(&Quadratic),
+            ModelSpec::Quartic { b } => v.visit(&Quartic { b: *b }),
+            ModelSpec::SharpFlat { a, b } => v.visit(&SharpFlat { a: *a, b: *b }),
+            ModelSpec::TinyNet => v.visit(&TinyNet),
+            ModelSpec::Formula(f) => {
+                // One monomorphised engine per parameter count, 1 to MAX_PARAMS.
+                macro_rules! formula {
+                    ($($n:literal)*) => {
+                        match f.params() {
+                            $($n => v.visit(
+                                &Formula::<$n>::new((**f).clone())
+                                    .map_err(|e| e.to_string())?
+                                    .with_noise(noise),
+                            ),)*
+                            n => {
+                                return Err(format!(
+                                    "{n} parameters; 1 to {MAX_PARAMS} are supported"
+                                ))
+                            }
+                        }
+                    };
+                }
+                formula!(1 2 3 4 5 6 7 8)
+            }
+        })
+    }
+
+    /// Build a one-parameter model and hand it to `v`; `Ok(None)` for a model with more
+    /// parameters. Err: why a formula cannot be built.
+    pub fn visit_one_parameter<V: OneParameterVisit>(
+        &self,
+        v: V,
+    ) -> Result<Option<V::Out>, String> {
+        Ok(match self {
+            ModelSpec::Quadratic => Some(v.visit(Quadratic)),
+            ModelSpec::Quartic { b } => Some(v.visit(Quartic { b: *b })),
+            ModelSpec::Formula(f) if f.params() == 1 => {
+                Some(v.visit(Formula::<1>::new((**f).clone()).map_err(|e| e.to_string())?))
+            }
+            _ => None,
+        })
+    }
+
     /// The `[model]` table that parses back to `self`.
     pub(crate) fn to_table(&self) -> Table {
         let mut m = Table::new();
