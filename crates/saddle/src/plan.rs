@@ -1,18 +1,17 @@
 //! A validated plan: what to run, described without reference to how. A [`Plan`] is built
 //! from an [`Experiment`] (parsed from TOML, or written out in code) by [`Plan::new`], which
 //! enforces every invariant a backend relies on: exact mode only where the law of w_t is
-//! provably the product of factors it draws, the SDE only for one-parameter models, a
-//! formula's parameter count, the initial state's length, the observers' sizes. Its fields
+//! provably the product of factors it draws, the SDE only for one-parameter models, the sizes
+//! the engine allocates by, the initial state's length, the observers' sizes. Its fields
 //! are private and it cannot change afterwards; backends ([`crate::backend`]) take a plan,
 //! never an experiment, and trust it rather than the parser.
 
 use crate::config::{
     batch_obstacle, exact_message, exact_obstacle, runs_obstacle, sde_obstacle, steps_obstacle,
-    ConfigError, Experiment, Mode, ModelSpec, Rule,
+    ConfigError, Experiment, Mode, Rule,
 };
-use crate::ensemble::{EnsembleError, Init, Settings};
+use crate::ensemble::{EnsembleError, Settings};
 use crate::exact::Factors;
-use crate::model::formula::MAX_PARAMS;
 use std::sync::Arc;
 
 /// Errors while running an experiment.
@@ -87,26 +86,9 @@ impl Plan {
         }
         let mut observe = exp.observe.clone();
         observe.final_states &= keep_final_states;
-        let d = exp.model.dim();
-        if let ModelSpec::Formula(f) = &exp.model {
-            if !(1..=MAX_PARAMS).contains(&f.params()) {
-                return Err(RunError::Formula(format!(
-                    "{} parameters; 1 to {MAX_PARAMS} are supported",
-                    f.params()
-                )));
-            }
-        }
-        let got = match &exp.init {
-            Init::Uniform { lo, .. } => lo.len(),
-            Init::Point(p) => p.len(),
-        };
-        if got != d {
-            return Err(RunError::Ensemble(EnsembleError::InitDimension {
-                model: exp.model.kind().into(),
-                got,
-                want: d,
-            }));
-        }
+        // (A formula's parameter count needs no check here: `FormulaSpec::parse`, its only
+        // constructor, admits 1 to `MAX_PARAMS`.)
+        exp.init.check_dim(exp.model.kind(), exp.model.dim())?;
         observe
             .check_size(exp.runs)
             .map_err(|e| RunError::Ensemble(e.into()))?;

@@ -57,6 +57,24 @@ pub enum Init {
     Point(Vec<f64>),
 }
 
+impl Init {
+    /// Check that the initial state has `want` coordinates, the parameters of model `model`.
+    pub fn check_dim(&self, model: &str, want: usize) -> Result<(), EnsembleError> {
+        let got = match self {
+            Init::Uniform { lo, .. } => lo.len(),
+            Init::Point(p) => p.len(),
+        };
+        if got != want {
+            return Err(EnsembleError::InitDimension {
+                model: model.into(),
+                got,
+                want,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Where the gradient comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GradientSource {
@@ -151,18 +169,9 @@ impl<'a, M: Model, O: Optimizer<M::W>> Ensemble<'a, M, O> {
         opt: &'a O,
         settings: &'a Settings,
     ) -> Result<Self, EnsembleError> {
-        let d = <M::W as Vector>::DIM;
-        let got = match &settings.init {
-            Init::Uniform { lo, .. } => lo.len(),
-            Init::Point(p) => p.len(),
-        };
-        if got != d {
-            return Err(EnsembleError::InitDimension {
-                model: model.name().into(),
-                got,
-                want: d,
-            });
-        }
+        settings
+            .init
+            .check_dim(model.name(), <M::W as Vector>::DIM)?;
         // Before anything is allocated for the observers.
         settings.observe.check_size(settings.runs)?;
         let e = Ensemble {
